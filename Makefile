@@ -1,0 +1,55 @@
+# cagent-sidecar: `make run` and `make test` work on a fresh machine; each sets up
+# what is missing first.
+
+PYTHON      := /usr/bin/python3.11
+VENV        := .venv
+VENV_PY     := $(VENV)/bin/python
+STAMP       := $(VENV)/.requirements-installed
+SWIFT_FLAGS ?=
+RUN_ARGS    ?=
+
+.PHONY: all setup system build run test test-swift test-python bench clean
+
+all: build
+
+# Debian's CPython 3.11: the interpreter whose libpython the host links, and its venv module.
+system:
+	@if ! pkg-config --exists python3-embed || ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+		echo "setup: installing python3-dev and python3.11-venv with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev python3.11-venv pkg-config; \
+	fi
+
+# The project's virtual environment, made by that same interpreter (never the first
+# python3 on PATH). A venv made by another interpreter is recreated.
+setup: system $(STAMP)
+
+$(STAMP): python/requirements.txt python/requirements-dev.txt
+	@if [ -f $(VENV)/pyvenv.cfg ] && ! grep -qx 'home = /usr/bin' $(VENV)/pyvenv.cfg; then \
+		echo "setup: $(VENV) was made by another interpreter; recreating it with $(PYTHON)"; \
+		rm -rf $(VENV); \
+	fi
+	@[ -x $(VENV_PY) ] || { echo "setup: creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: installing python requirements into $(VENV)"
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r python/requirements.txt -r python/requirements-dev.txt
+	@touch $@
+
+build: setup
+	swift build $(SWIFT_FLAGS)
+
+run: build
+	swift run $(SWIFT_FLAGS) cagent-sidecar run $(RUN_ARGS)
+
+test: test-python test-swift
+
+test-python: setup
+	cd python && ../$(VENV_PY) -m pytest -q
+
+test-swift: build
+	swift build --build-tests $(SWIFT_FLAGS)
+	swift test --skip-build $(SWIFT_FLAGS)
+
+bench: build
+	swift run $(SWIFT_FLAGS) -c release cagent-sidecar bench
+
+clean:
+	rm -rf .build dist

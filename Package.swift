@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "cagent-sidecar",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cagent-sidecar", targets: ["cagent-sidecar"]),
+        .library(name: "EmbeddedHost", targets: ["EmbeddedHost"]),
+        .library(name: "Bridge", targets: ["Bridge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPython",
+            pkgConfig: "python3-embed",
+            providers: [.apt(["python3-dev"])]
+        ),
+        .target(name: "Bridge", dependencies: ["CPython"]),
+        .target(
+            name: "EmbeddedHost",
+            dependencies: [
+                "Bridge", "CPython",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Python")]
+        ),
+        .executableTarget(
+            name: "cagent-sidecar",
+            dependencies: [
+                "EmbeddedHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

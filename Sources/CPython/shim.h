@@ -1,0 +1,42 @@
+#ifndef CAGENT_CPYTHON_SHIM_H
+#define CAGENT_CPYTHON_SHIM_H
+
+// <sys/select.h> first: without it a clean build can fail on an fd_set member
+// mismatch between this module and Dispatch (measured, see DESIGN.md).
+#include <sys/select.h>
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+// What Swift cannot import from Python.h: macros, singletons behind macros, the
+// PyExc_* globals (rejected by Swift 6 as not concurrency-safe) and variadic calls.
+
+static inline PyObject *cagent_None(void) { return Py_None; }
+static inline PyObject *cagent_True(void) { return Py_True; }
+static inline PyObject *cagent_False(void) { return Py_False; }
+
+static inline int cagent_IsNone(PyObject *o) { return o == Py_None; }
+static inline int cagent_Bool_Check(PyObject *o) { return PyBool_Check(o); }
+static inline int cagent_Long_Check(PyObject *o) { return PyLong_Check(o); }
+static inline int cagent_Float_Check(PyObject *o) { return PyFloat_Check(o); }
+static inline int cagent_Unicode_Check(PyObject *o) { return PyUnicode_Check(o); }
+static inline int cagent_Dict_Check(PyObject *o) { return PyDict_Check(o); }
+static inline int cagent_List_Check(PyObject *o) { return PyList_Check(o); }
+static inline int cagent_Tuple_Check(PyObject *o) { return PyTuple_Check(o); }
+static inline int cagent_Bytes_Check(PyObject *o) { return PyBytes_Check(o); }
+
+static inline PyObject *cagent_Tuple_GetItem(PyObject *t, Py_ssize_t i) { return PyTuple_GET_ITEM(t, i); }
+static inline PyObject *cagent_List_GetItem(PyObject *l, Py_ssize_t i) { return PyList_GET_ITEM(l, i); }
+static inline double cagent_Float_AsDouble(PyObject *o) { return PyFloat_AS_DOUBLE(o); }
+static inline Py_ssize_t cagent_RefCount(PyObject *o) { return Py_REFCNT(o); }
+
+static inline PyObject *cagent_Exc_TypeError(void) { return PyExc_TypeError; }
+static inline PyObject *cagent_Exc_ValueError(void) { return PyExc_ValueError; }
+static inline PyObject *cagent_Exc_RuntimeError(void) { return PyExc_RuntimeError; }
+static inline PyObject *cagent_Exc_OverflowError(void) { return PyExc_OverflowError; }
+static inline PyObject *cagent_Exc_KeyboardInterrupt(void) { return PyExc_KeyboardInterrupt; }
+static inline PyObject *cagent_Exc_SystemExit(void) { return PyExc_SystemExit; }
+
+static inline void cagent_Err_SetString(PyObject *type, const char *message) { PyErr_SetString(type, message); }
+
+#endif
