@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "cagent-sidecar",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cagent-sidecar", targets: ["cagent-sidecar"]),
         .library(name: "EmbeddedHost", targets: ["EmbeddedHost"]),
