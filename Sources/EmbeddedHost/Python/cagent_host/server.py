@@ -1,0 +1,128 @@
+"""One uvicorn server serving the service's app on a socket the host owns."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+logger = logging.getLogger("cagent.host")
+
+# Everything to stderr: the host's stdout carries only what the CLI prints.
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "cagent": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    service_dir: str
+    app: str
+    listen_fd: int
+    log_level: str
+    loop: str
+    http: str
+    shutdown_timeout_s: float
+
+
+class ServiceStartError(Exception):
+    """The service could not be imported or its lifespan startup failed."""
+
+
+def import_app(options: ServerOptions, fresh: bool) -> Any:
+    """Import ``module:attribute``; ``fresh`` drops the service's own modules first (warm restart)."""
+    module_name, _, attribute = options.app.partition(":")
+    if fresh:
+        purge_service_modules(options.service_dir)
+        importlib.invalidate_caches()
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attribute or "app")
+    except AttributeError:
+        raise ServiceStartError(f"module {module_name!r} has no attribute {attribute!r}") from None
+
+
+def purge_service_modules(service_dir: str) -> list[str]:
+    """Forget every module loaded from the service folder so the next import reads it anew."""
+    root = os.path.realpath(service_dir) + os.sep
+    names = [
+        name
+        for name, module in list(sys.modules.items())
+        if (path := getattr(module, "__file__", None)) and os.path.realpath(path).startswith(root)
+    ]
+    for name in names:
+        del sys.modules[name]
+    return names
+
+
+class EmbeddedServer:
+    """A uvicorn ``Server`` driven step by step instead of through ``serve()``.
+
+    ``serve()`` would install signal handlers and poll ``should_exit`` every 100 ms;
+    the host owns signals and wants a restart to be ready in milliseconds, so it calls
+    ``startup``/``shutdown`` itself and runs uvicorn's tick loop only for the Date
+    header and request limits.
+    """
+
+    def __init__(self, app: Any, options: ServerOptions) -> None:
+        self.app = app
+        self.options = options
+        self.config = uvicorn.Config(
+            app,
+            log_level=options.log_level,
+            log_config=LOG_CONFIG,
+            access_log=False,  # the service logs its own requests
+            loop=options.loop,
+            http=options.http,
+            lifespan="auto",
+            timeout_graceful_shutdown=max(1, int(options.shutdown_timeout_s)),
+        )
+        self.server = uvicorn.Server(self.config)
+        self._socket: socket.socket | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.config.load()
+        self.server.lifespan = self.config.lifespan_class(self.config)
+        # A duplicate of the host's listening socket: uvicorn closes it at shutdown,
+        # the host's stays open, so the port never changes and connections made during
+        # a restart wait in the backlog instead of being refused.
+        self._socket = socket.socket(fileno=os.dup(self.options.listen_fd))
+        try:
+            await self.server.startup(sockets=[self._socket])
+        except SystemExit:
+            raise ServiceStartError("the service's lifespan startup failed (see the log above)") from None
+        if self.server.should_exit:
+            raise ServiceStartError("the service's lifespan startup failed (see the log above)")
+        self._ticker = asyncio.create_task(self.server.main_loop(), name="uvicorn-tick")
+
+    async def stop(self) -> None:
+        """The service's own shutdown (ends open runs and their streams), then uvicorn's."""
+        service = getattr(getattr(self.app, "state", None), "service", None)
+        if service is not None:
+            try:
+                await service.shutdown()
+            except Exception:
+                logger.exception("the service's shutdown failed")
+        self.server.should_exit = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self.server.started:
+            await self.server.shutdown(sockets=[self._socket] if self._socket else None)
+        elif self._socket is not None:
+            self._socket.close()
