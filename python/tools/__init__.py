@@ -1,0 +1,20 @@
+"""MCP tools: stdio MCP servers from the toolsets file, wrapped with the official SDK.
+
+``Toolsets`` is what the service and agents use; see ``tools.config_file`` for the
+file format.
+"""
+
+from .config_file import ServerConfig, ToolsetsFileError, load_toolsets_file
+from .errors import ToolError
+from .models import ToolInfo, ToolResult
+from .toolsets import Toolsets
+
+__all__ = [
+    "ServerConfig",
+    "ToolError",
+    "ToolInfo",
+    "ToolResult",
+    "Toolsets",
+    "ToolsetsFileError",
+    "load_toolsets_file",
+]

@@ -1,0 +1,186 @@
+"""One stdio MCP server: its process and client session, owned by a long-lived task.
+
+The SDK's ``stdio_client`` and ``ClientSession`` hold anyio cancel scopes that must be
+entered and left in the same task, so neither may live in whichever request task
+happened to start the server. Each server therefore gets a worker task that enters
+both, publishes the session, and waits to be told to stop. Callers only send
+requests on the published session; that needs no scope of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+from typing import Any
+
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp_types import Implementation
+
+from .config_file import ServerConfig
+from .errors import ToolError
+
+log = logging.getLogger("tools.server")
+
+CLIENT_INFO = Implementation(name="cagent", version="0.1.0")
+#: Lines of a server's stderr kept to explain why it failed.
+STDERR_TAIL_LINES = 20
+#: How long to wait for stderr to reach EOF once the server is gone (a grandchild may hold it).
+STDERR_DRAIN_S = 0.5
+
+
+class ServerConnection:
+    """Starts the server on first use, reuses its session, restarts it after it died."""
+
+    def __init__(self, name: str, config: ServerConfig, timeout_s: float) -> None:
+        self.name = name
+        self.config = config
+        self.timeout_s = timeout_s
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._lock = asyncio.Lock()
+        self._worker: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[ClientSession] | None = None
+        self._stop = asyncio.Event()
+        self._dead: ClientSession | None = None
+        self._closed = False
+
+    @property
+    def running(self) -> bool:
+        """The worker task is alive: the process is starting, running or being stopped."""
+        return self._worker is not None and not self._worker.done()
+
+    async def session(self) -> ClientSession:
+        """The live session, starting (or restarting) the server if needed."""
+        async with self._lock:
+            if self._closed:
+                raise ToolError(f"MCP server {self.name!r}: the tools are shut down")
+            if self._needs_start():
+                await self._stop_worker()
+                self._start_worker()
+            ready = self._ready
+        assert ready is not None
+        # Shielded: one caller giving up must not cancel the start the others wait for.
+        return await asyncio.shield(ready)
+
+    def mark_dead(self, session: ClientSession) -> None:
+        """The session's connection closed under a call: restart on next use."""
+        self._dead = session
+        ready = self._ready
+        if ready is not None and ready.done() and not ready.cancelled() and ready.exception() is None:
+            if ready.result() is session:
+                self._stop.set()  # let the worker reap the dead process now, not at next use
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            self._closed = True
+            await self._stop_worker()
+
+    def _needs_start(self) -> bool:
+        if self._worker is None or self._worker.done() or self._ready is None:
+            return True
+        if not self._ready.done():
+            return False  # another caller's start is under way: share it
+        if self._ready.cancelled() or self._ready.exception() is not None:
+            return True
+        session = self._ready.result()
+        return session is self._dead or _connection_closed(session)
+
+    def _start_worker(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        # Nobody may be waiting when a start fails; that is not worth a warning.
+        self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._stop = asyncio.Event()
+        self.stderr_tail.clear()
+        self._worker = asyncio.create_task(self._run(self._ready, self._stop), name=f"mcp-server:{self.name}")
+
+    async def _stop_worker(self) -> None:
+        worker, ready = self._worker, self._ready
+        if worker is None:
+            return
+        self._stop.set()
+        if ready is not None and not ready.done():
+            worker.cancel()  # still starting: it is not waiting on the stop event yet
+        # asyncio.wait does not raise the worker's cancellation into us.
+        await asyncio.wait([worker])
+        self._worker = None
+
+    async def _run(self, ready: asyncio.Future[ClientSession], stop: asyncio.Event) -> None:
+        params = StdioServerParameters(
+            command=self.config.command,
+            args=self.config.args,
+            env=self.config.env or None,
+            cwd=self.config.cwd,
+        )
+        read_fd, write_fd = os.pipe()
+        errlog = os.fdopen(write_fd, "w")
+        pump = asyncio.create_task(self._pump_stderr(read_fd), name=f"mcp-stderr:{self.name}")
+        try:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(
+                    read, write, read_timeout_seconds=self.timeout_s, client_info=CLIENT_INFO
+                ) as session:
+                    await session.initialize()
+                    log.info("MCP server %r started", self.name)
+                    ready.set_result(session)
+                    await stop.wait()
+        except BaseException as error:
+            if not ready.done():
+                ready.set_exception(ToolError(self._start_error(error)))
+            if not isinstance(error, (Exception, asyncio.CancelledError)):
+                raise
+            if ready.done() and not ready.cancelled() and ready.exception() is None:
+                log.warning("MCP server %r session ended with an error: %s", self.name, describe(error))
+        finally:
+            errlog.close()
+            # EOF arrives once the server is gone, unless a grandchild still holds the pipe.
+            done, _ = await asyncio.wait([pump], timeout=STDERR_DRAIN_S)
+            if not done:
+                pump.cancel()
+                await asyncio.wait([pump])
+            log.info("MCP server %r stopped", self.name)
+
+    async def _pump_stderr(self, read_fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        pipe = os.fdopen(read_fd, "rb", buffering=0)
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        try:
+            while line := await reader.readline():
+                text = line.decode("utf-8", "replace").rstrip()
+                self.stderr_tail.append(text)
+                log.debug("[%s] %s", self.name, text)
+        finally:
+            transport.close()
+
+    def _start_error(self, error: BaseException) -> str:
+        command = " ".join([self.config.command, *self.config.args])
+        message = f"MCP server {self.name!r} failed to start ({command}): {describe(error)}"
+        return message + self.stderr_excerpt()
+
+    def stderr_excerpt(self) -> str:
+        if not self.stderr_tail:
+            return ""
+        return "; its stderr ended with: " + " | ".join(list(self.stderr_tail)[-5:])
+
+
+def _connection_closed(session: ClientSession) -> bool:
+    # The SDK exposes no "is closed" flag; its dispatcher's private one tells us a server
+    # that died while idle, so that we restart it instead of failing the next call.
+    dispatcher: Any = getattr(session, "_dispatcher", None)
+    return bool(getattr(dispatcher, "_closed", False))
+
+
+def describe(error: BaseException) -> str:
+    """One line for an exception, looking inside the exception groups anyio raises."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    if isinstance(error, BaseExceptionGroup):
+        return "; ".join(describe(e) for e in error.exceptions)
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    text = str(error) or type(error).__name__
+    if isinstance(error, OSError):
+        return f"{type(error).__name__}: {text}"
+    return text
