@@ -1,0 +1,92 @@
+"""The agent service's ASGI app.
+
+Standalone: ``cd python && ../.venv/bin/python -m uvicorn main:app``. The Swift host
+imports this module too and calls ``app.state.service`` (an AgentService) in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, AsyncIterator
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from agents.registry import load_agents
+from config import Settings
+from logs import configure_logging
+from service import VERSION, AgentService
+from web import errors, routes
+from web.limits import BodyLimit
+from web.requestlog import HEADER as REQUEST_ID_HEADER
+from web.requestlog import RequestLog
+from web.security import HostCheck, TokenCheck
+
+if TYPE_CHECKING:
+    from tools import Toolsets
+
+log = logging.getLogger("cagent")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # The server is stopping (Ctrl-C, or the host stops it): release what we hold.
+    await app.state.service.shutdown()
+
+
+def create_app(settings: Settings | None = None, *, toolsets: "Toolsets | None" = None) -> FastAPI:
+    """The app with its AgentService on ``app.state.service``.
+
+    Raises AgentLoadError naming the file when an agent module does not import.
+    """
+    settings = settings or Settings.from_env()
+    configure_logging(settings)
+    if settings.token is None:
+        settings = settings.model_copy(update={"token": secrets.token_urlsafe(32)})
+        log.warning("CAGENT_TOKEN is not set; token for this launch: %s", settings.token)
+    assert settings.token is not None
+    agents = load_agents(settings.agents_dir)
+    if toolsets is None:
+        from tools import Toolsets
+
+        toolsets = Toolsets.from_file(settings.mcp_toolsets_file, settings.tool_timeout_s)
+
+    app = FastAPI(
+        title="cagent agent service",
+        version=VERSION,
+        lifespan=lifespan,
+        # The docs pages cannot send the token; /openapi.json (with the token) documents the API.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.service = AgentService(settings, agents, toolsets)
+    app.state.started = time.monotonic()
+    errors.install(app)
+    app.include_router(routes.public)
+    app.include_router(routes.router)
+
+    # add_middleware wraps what is there: the last added runs first. Order of a request:
+    # RequestLog -> HostCheck -> CORS -> TokenCheck -> BodyLimit -> routes.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TokenCheck, token=settings.token)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            # Bearer tokens, not cookies: credentials are never allowed, so "*" is safe.
+            allow_credentials=False,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            expose_headers=[REQUEST_ID_HEADER],
+        )
+    app.add_middleware(HostCheck, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(RequestLog)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,273 @@
+"""AgentService: runs agents, keeps their events, shuts down cleanly.
+
+Framework-independent: the FastAPI routes delegate here, and the Swift host calls
+the same methods in-process on the event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Mapping
+
+from agents.base import Agent, AgentRuntime
+from service.errors import (
+    BY_CODE,
+    AgentFailed,
+    InvalidRequest,
+    RunCancelled,
+    RunTimeout,
+    ServiceError,
+    ShuttingDown,
+    UnknownAgent,
+    UnknownRun,
+)
+from service.models import RESERVED, AgentInfo, ExecuteResult, RunEvent
+from service.runs import Run, Subscription
+
+if TYPE_CHECKING:
+    from config import Settings
+    from tools import Toolsets
+
+log = logging.getLogger("cagent.service")
+
+#: How long shutdown() waits for cancelled runs to finish before giving up on them.
+SHUTDOWN_GRACE_S = 5.0
+
+
+class AgentService:
+    def __init__(self, settings: "Settings", agents: Mapping[str, type[Agent]], toolsets: "Toolsets") -> None:
+        self.settings = settings
+        self.toolsets = toolsets
+        self._agents = dict(agents)
+        self._runtime = AgentRuntime(settings=settings, tools=toolsets)
+        #: Runs started with start_run, kept for streaming until read or expired.
+        self._runs: dict[str, Run] = {}
+        #: Every run whose task is still going, execute() runs included.
+        self._live: dict[asyncio.Task[None], Run] = {}
+        self._subscriptions: set[Subscription] = set()
+        self._closing = False
+        self._shutdown_task: asyncio.Task[None] | None = None
+
+    # -- what there is -----------------------------------------------------------
+
+    @property
+    def agents(self) -> list[AgentInfo]:
+        return [
+            AgentInfo(id=agent_id, description=cls.description, input_schema=cls.input_schema)
+            for agent_id, cls in sorted(self._agents.items())
+        ]
+
+    @property
+    def closing(self) -> bool:
+        """True once shutdown() was called: no new runs are accepted."""
+        return self._closing
+
+    @property
+    def task_count(self) -> int:
+        """Run tasks still going (start_run and execute)."""
+        return len(self._live)
+
+    @property
+    def subscriber_count(self) -> int:
+        """Subscriptions holding a queue right now."""
+        return len(self._subscriptions)
+
+    @property
+    def run_count(self) -> int:
+        """Runs whose events are kept for streaming."""
+        return len(self._runs)
+
+    # -- running -----------------------------------------------------------------
+
+    async def execute(
+        self,
+        agent_id: str,
+        input: dict[str, Any],
+        context: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> ExecuteResult:
+        """Run an agent to its end and return its result.
+
+        Raises AgentFailed (the agent raised or called sys.exit), RunTimeout,
+        UnknownAgent, ShuttingDown. Cancelling the caller cancels the run: it owns it.
+        """
+        run = self._launch(agent_id, input, context, timeout_s, request_id)
+        assert run.task is not None
+        try:
+            await asyncio.shield(run.task)
+        except asyncio.CancelledError:
+            run.task.cancel()
+            raise
+        end = run.last
+        assert end is not None and end.terminal
+        if end.type == "error":
+            error = BY_CODE.get(end.data["code"], AgentFailed)
+            raise error(end.data["message"], request_id=run.request_id)
+        return ExecuteResult.model_validate(end.data)
+
+    def start_run(
+        self,
+        agent_id: str,
+        input: dict[str, Any],
+        context: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> str:
+        """Start a run now and return its request id; read it with subscribe().
+
+        Must be called on the event loop thread.
+        """
+        run = self._launch(agent_id, input, context, timeout_s, request_id)
+        self._runs[run.request_id] = run
+        return run.request_id
+
+    def subscribe(self, request_id: str, last_event_id: str | None = None) -> Subscription:
+        """Every event of the run from its start (or after ``last_event_id``) up to and
+        including the terminal ``result``/``error`` event.
+
+        Raises UnknownRun and InvalidLastEventId here, before iteration starts.
+        """
+        run = self._runs.get(request_id)
+        if run is None:
+            raise UnknownRun(f"no run {request_id!r}", request_id=request_id)
+        return Subscription(self, run, run.position(last_event_id))
+
+    async def shutdown(self) -> None:
+        """Stop accepting runs, end running ones with ``shutting_down``, close MCP
+        sessions. Idempotent: later calls wait for the first one to finish."""
+        self._closing = True
+        if self._shutdown_task is None:
+            self._shutdown_task = asyncio.get_running_loop().create_task(self._shutdown())
+        await asyncio.shield(self._shutdown_task)
+
+    # -- internals ---------------------------------------------------------------
+
+    def _launch(
+        self,
+        agent_id: str,
+        input: dict[str, Any],
+        context: dict[str, Any] | None,
+        timeout_s: float | None,
+        request_id: str | None,
+    ) -> Run:
+        if self._closing:
+            raise ShuttingDown("the service is shutting down")
+        cls = self._agents.get(agent_id)
+        if cls is None:
+            raise UnknownAgent(f"no agent {agent_id!r}", agent_id=agent_id)
+        if not isinstance(input, dict):
+            raise InvalidRequest("input must be an object")
+        if context is not None and not isinstance(context, dict):
+            raise InvalidRequest("context must be an object")
+        if timeout_s is not None and not timeout_s > 0:
+            raise InvalidRequest("timeout_s must be greater than 0")
+        request_id = request_id or uuid.uuid4().hex
+        if request_id in self._runs:
+            raise InvalidRequest(f"request id {request_id!r} is in use")
+        run = Run(request_id, agent_id)
+        timeout = timeout_s if timeout_s is not None else self.settings.default_run_timeout_s
+        task = asyncio.get_running_loop().create_task(
+            self._drive(run, cls, input, context or {}, timeout), name=f"run-{request_id}"
+        )
+        run.task = task
+        self._live[task] = run
+        task.add_done_callback(self._live.pop)
+        return run
+
+    async def _drive(
+        self, run: Run, cls: type[Agent], input: dict[str, Any], context: dict[str, Any], timeout: float
+    ) -> None:
+        """The run's task: every way out publishes exactly one terminal event."""
+
+        async def emit(type: str, data: dict[str, Any]) -> None:
+            if not isinstance(type, str) or not type or type in RESERVED:
+                raise ValueError(f"agents cannot emit {type!r} events")
+            if run.done:
+                raise RuntimeError("the run has ended")
+            run.publish(type, _snapshot(data))
+            # Let subscribers catch up with an agent that emits without awaiting.
+            await asyncio.sleep(0)
+
+        started = time.perf_counter()
+        deadline = asyncio.timeout(timeout)
+        try:
+            agent = cls(self._runtime)
+            async with deadline:
+                result = await agent.run(input, context, emit)
+            result = _snapshot(result)
+        except asyncio.CancelledError:
+            # The service owns this task; its end is an event, not an exception.
+            if self._closing:
+                self._fail(run, ShuttingDown("the service is shutting down"))
+            else:
+                self._fail(run, RunCancelled("the run was cancelled"))
+        except TimeoutError as error:
+            if deadline.expired():
+                self._fail(run, RunTimeout(f"agent {run.agent_id!r} did not finish within {timeout:g} s"))
+            else:
+                self._agent_failed(run, error)
+        # SystemExit too: an agent calling sys.exit must not stop the service.
+        except (Exception, SystemExit) as error:
+            self._agent_failed(run, error)
+        else:
+            elapsed = time.perf_counter() - started
+            run.publish("result", {"result": result, "execution_time": elapsed, "agent_id": run.agent_id})
+        finally:
+            self._after_end(run)
+
+    def _agent_failed(self, run: Run, error: BaseException) -> None:
+        log.error("agent %r failed in run %s", run.agent_id, run.request_id, exc_info=error)
+        if isinstance(error, SystemExit):
+            message = f"agent called sys.exit({error.code!r})"
+        else:
+            message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        self._fail(run, AgentFailed(message))
+
+    def _fail(self, run: Run, error: ServiceError) -> None:
+        run.publish("error", {"code": error.code, "message": error.message, "request_id": run.request_id})
+
+    def _after_end(self, run: Run) -> None:
+        if self._runs.get(run.request_id) is run and run.expiry is None:
+            loop = asyncio.get_running_loop()
+            run.expiry = loop.call_later(self.settings.run_retention_s, self._retire, run)
+
+    def _has_run(self, run: Run) -> bool:
+        return self._runs.get(run.request_id) is run
+
+    def _retire(self, run: Run) -> None:
+        """Forget a run: read to its end, or kept past the retention time."""
+        if self._runs.get(run.request_id) is run:
+            del self._runs[run.request_id]
+        if run.expiry is not None:
+            run.expiry.cancel()
+
+    async def _shutdown(self) -> None:
+        tasks = list(self._live)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+            for task in stuck:
+                run = self._live.get(task)
+                if run is not None:
+                    log.warning("run %s ignores cancellation; reporting it ended", run.request_id)
+                    self._fail(run, ShuttingDown("the service is shutting down"))
+        try:
+            await self.toolsets.aclose()
+        except Exception:
+            log.exception("closing MCP sessions failed")
+
+
+def _snapshot(data: Any) -> dict[str, Any]:
+    """A JSON-clean copy of an agent's object: fails at the agent, not mid-stream, and
+    later mutation by the agent cannot change what was published."""
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object (dict), got {type(data).__name__}")
+    return json.loads(json.dumps(data, allow_nan=False))

@@ -1,0 +1,59 @@
+"""RequestLog: one log line per request (method, path, status, duration, request id).
+
+Pure ASGI so that streamed responses pass through untouched; the line is written
+when the response has ended, so for an SSE stream the duration is the stream's.
+The query string is not logged: the stream endpoint may carry the token there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("cagent.access")
+
+HEADER = "X-Request-ID"
+
+
+class RequestLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        # A copy: the server may share the lifespan state dict between requests.
+        scope["state"] = {**scope.get("state", {}), "request_id": request_id}
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            client = scope.get("client")
+            log.info(
+                "%s %s %d %.1fms request_id=%s",
+                scope["method"], scope["path"], status, duration_ms, request_id,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": duration_ms,
+                    "request_id": request_id,
+                    "client": f"{client[0]}:{client[1]}" if client else None,
+                },
+            )
