@@ -15,6 +15,7 @@ import logging
 import os
 from typing import Any
 
+import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp_types import Implementation
 
@@ -33,10 +34,10 @@ STDERR_DRAIN_S = 0.5
 class ServerConnection:
     """Starts the server on first use, reuses its session, restarts it after it died."""
 
-    def __init__(self, name: str, config: ServerConfig, timeout_s: float) -> None:
+    def __init__(self, name: str, config: ServerConfig, start_timeout_s: float) -> None:
         self.name = name
         self.config = config
-        self.timeout_s = timeout_s
+        self.start_timeout_s = start_timeout_s
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._lock = asyncio.Lock()
         self._worker: asyncio.Task[None] | None = None
@@ -118,10 +119,10 @@ class ServerConnection:
         pump = asyncio.create_task(self._pump_stderr(read_fd), name=f"mcp-stderr:{self.name}")
         try:
             async with stdio_client(params, errlog=errlog) as (read, write):
-                async with ClientSession(
-                    read, write, read_timeout_seconds=self.timeout_s, client_info=CLIENT_INFO
-                ) as session:
-                    await session.initialize()
+                # No session-wide timeout: each request carries its own.
+                async with ClientSession(read, write, client_info=CLIENT_INFO) as session:
+                    with anyio.fail_after(self.start_timeout_s):
+                        await session.initialize()
                     log.info("MCP server %r started", self.name)
                     ready.set_result(session)
                     await stop.wait()
@@ -156,7 +157,10 @@ class ServerConnection:
 
     def _start_error(self, error: BaseException) -> str:
         command = " ".join([self.config.command, *self.config.args])
-        message = f"MCP server {self.name!r} failed to start ({command}): {describe(error)}"
+        reason = describe(error)
+        if isinstance(_leaf(error), TimeoutError):
+            reason = f"no answer to initialize within {self.start_timeout_s:g} s"
+        message = f"MCP server {self.name!r} failed to start ({command}): {reason}"
         return message + self.stderr_excerpt()
 
     def stderr_excerpt(self) -> str:
@@ -172,10 +176,15 @@ def _connection_closed(session: ClientSession) -> bool:
     return bool(getattr(dispatcher, "_closed", False))
 
 
-def describe(error: BaseException) -> str:
-    """One line for an exception, looking inside the exception groups anyio raises."""
+def _leaf(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
+    return error
+
+
+def describe(error: BaseException) -> str:
+    """One line for an exception, looking inside the exception groups anyio raises."""
+    error = _leaf(error)
     if isinstance(error, BaseExceptionGroup):
         return "; ".join(describe(e) for e in error.exceptions)
     if isinstance(error, asyncio.CancelledError):

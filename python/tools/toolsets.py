@@ -29,20 +29,29 @@ class Toolsets:
     multiplexes requests), and a server is started by one caller at a time.
     """
 
-    def __init__(self, servers: Mapping[str, ServerConfig], timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, servers: Mapping[str, ServerConfig], timeout_s: float = 30.0, *, start_timeout_s: float = 60.0
+    ) -> None:
+        #: Bound of one tools/call or tools/list request.
         self.timeout_s = timeout_s
-        self._servers = {name: ServerConnection(name, config, timeout_s) for name, config in servers.items()}
+        #: Bound of a server's start (spawn + initialize), apart: launchers such as
+        #: uvx or npx may install the server first.
+        self.start_timeout_s = start_timeout_s
+        self._servers = {
+            name: ServerConnection(name, config, start_timeout_s) for name, config in servers.items()
+        }
         #: Exposed tool name -> (server, the server's own tool name), from the last listing.
         self._index: dict[str, tuple[str, str]] = {}
         self._closed = False
 
     @classmethod
-    def from_file(cls, path: Path | None, timeout_s: float) -> "Toolsets":
+    def from_file(cls, path: Path | None, timeout_s: float, *, start_timeout_s: float = 60.0) -> "Toolsets":
         """Toolsets of the toolsets file at ``path`` (see ``tools.config_file``); ``None``: none.
 
         Raises ``ToolsetsFileError`` for a file that cannot be read or parsed. Starts nothing.
         """
-        return cls({} if path is None else load_toolsets_file(path), timeout_s)
+        servers = {} if path is None else load_toolsets_file(path)
+        return cls(servers, timeout_s, start_timeout_s=start_timeout_s)
 
     @property
     def server_names(self) -> list[str]:
@@ -110,7 +119,8 @@ class Toolsets:
             cursor: str | None = None
             while True:
                 params = PaginatedRequestParams(cursor=cursor) if cursor else None
-                page = await session.list_tools(params=params)
+                async with asyncio.timeout(self.timeout_s):
+                    page = await session.list_tools(params=params)
                 tools += [
                     ToolInfo(
                         name=tool.name,
@@ -129,6 +139,9 @@ class Toolsets:
             if error.code == CONNECTION_CLOSED and session is not None:
                 server.mark_dead(session)
             raise ToolError(f"MCP server {server.name!r}: listing its tools failed: {error.message}") from None
+        except TimeoutError:
+            message = f"MCP server {server.name!r}: listing its tools timed out after {self.timeout_s:g} s"
+            raise ToolError(message) from None
         except Exception as error:
             raise ToolError(f"MCP server {server.name!r}: listing its tools failed: {describe(error)}") from None
 
