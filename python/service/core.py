@@ -142,9 +142,13 @@ class AgentService:
     async def shutdown(self) -> None:
         """Stop accepting runs, end running ones with ``shutting_down``, close MCP
         sessions. Idempotent: later calls wait for the first one to finish."""
-        self._closing = True
         if self._shutdown_task is None:
-            self._shutdown_task = asyncio.get_running_loop().create_task(self._shutdown())
+            self._closing = True
+            # Cancelled here, before any await: no run gets to finish after the call.
+            tasks = list(self._live)
+            for task in tasks:
+                task.cancel()
+            self._shutdown_task = asyncio.get_running_loop().create_task(self._shutdown(tasks))
         await asyncio.shield(self._shutdown_task)
 
     # -- internals ---------------------------------------------------------------
@@ -178,7 +182,7 @@ class AgentService:
         )
         run.task = task
         self._live[task] = run
-        task.add_done_callback(self._live.pop)
+        task.add_done_callback(lambda _: self._task_done(run))
         return run
 
     async def _drive(
@@ -220,7 +224,8 @@ class AgentService:
             elapsed = time.perf_counter() - started
             run.publish("result", {"result": result, "execution_time": elapsed, "agent_id": run.agent_id})
         finally:
-            self._after_end(run)
+            # Out of the count before any subscriber sees the terminal event.
+            self._live.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
 
     def _agent_failed(self, run: Run, error: BaseException) -> None:
         log.error("agent %r failed in run %s", run.agent_id, run.request_id, exc_info=error)
@@ -233,13 +238,18 @@ class AgentService:
     def _fail(self, run: Run, error: ServiceError) -> None:
         run.publish("error", {"code": error.code, "message": error.message, "request_id": run.request_id})
 
+    def _task_done(self, run: Run) -> None:
+        if run.task is not None:
+            self._live.pop(run.task, None)
+        if not run.done:
+            # Cancelled before its first step: _drive never ran, so report it here.
+            self._fail(run, ShuttingDown("the service is shutting down") if self._closing else RunCancelled("the run was cancelled"))
+        self._after_end(run)
+
     def _after_end(self, run: Run) -> None:
         if self._runs.get(run.request_id) is run and run.expiry is None:
             loop = asyncio.get_running_loop()
             run.expiry = loop.call_later(self.settings.run_retention_s, self._retire, run)
-
-    def _has_run(self, run: Run) -> bool:
-        return self._runs.get(run.request_id) is run
 
     def _retire(self, run: Run) -> None:
         """Forget a run: read to its end, or kept past the retention time."""
@@ -248,10 +258,7 @@ class AgentService:
         if run.expiry is not None:
             run.expiry.cancel()
 
-    async def _shutdown(self) -> None:
-        tasks = list(self._live)
-        for task in tasks:
-            task.cancel()
+    async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         if tasks:
             _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
             for task in stuck:

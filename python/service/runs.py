@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from service.errors import InvalidLastEventId, UnknownRun
+from service.errors import InvalidLastEventId
 from service.models import RunEvent
 
 if TYPE_CHECKING:
@@ -87,9 +87,8 @@ class Subscription:
         return self._run.request_id
 
     def _open(self) -> asyncio.Queue[RunEvent]:
+        # The run may have left the registry since subscribe(); its events are still here.
         run = self._run
-        if not self._service._has_run(run):
-            raise UnknownRun(f"run {run.request_id} is no longer kept", request_id=run.request_id)
         queue: asyncio.Queue[RunEvent] = asyncio.Queue()
         # Backlog and registration happen without a suspension point in between, so no
         # event can fall between the copy and the live feed.
