@@ -219,13 +219,19 @@ async def test_concurrent_calls_share_one_start(toolsets: Toolsets) -> None:
     assert toolsets.open_sessions == 1
 
 
-async def test_aclose_stops_servers() -> None:
-    toolsets = Toolsets({"a": sample(), "b": sample()}, timeout_s=10)
-    await toolsets.list_tools()
+async def test_same_tool_name_is_qualified_and_aclose_stops_servers() -> None:
+    toolsets = Toolsets({"left": sample("--prefix", "L:"), "right": sample("--prefix", "R:")}, timeout_s=10)
+    names = {tool.name: tool.server for tool in await toolsets.list_tools()}
     assert toolsets.open_sessions == 2
-    pids = [await server_pid(toolsets, "a__pid"), await server_pid(toolsets, "b__pid")]
+    # Both servers offer every tool: each name is qualified with its server.
+    assert names["left__echo"] == "left" and names["right__echo"] == "right"
+    assert "echo" not in names
+    assert (await toolsets.call("left__echo", {"text": "x"})).text() == "L:x"
+    assert (await toolsets.call("right__echo", {"text": "x"})).text() == "R:x"
+    pids = [await server_pid(toolsets, "left__pid"), await server_pid(toolsets, "right__pid")]
+
     # A call in flight at close time ends with an error result, not a hang.
-    in_flight = asyncio.create_task(toolsets.call("a__slow", {"seconds": 30}))
+    in_flight = asyncio.create_task(toolsets.call("left__slow", {"seconds": 30}))
     await asyncio.sleep(0.2)
     await toolsets.aclose()
     assert toolsets.open_sessions == 0
@@ -233,20 +239,10 @@ async def test_aclose_stops_servers() -> None:
     interrupted = await asyncio.wait_for(in_flight, 5)
     assert interrupted.is_error and "shutting down" in interrupted.text()
     with pytest.raises(ToolError, match="shut down"):
-        await toolsets.call("a__add", {"a": 1, "b": 2})
+        await toolsets.call("left__add", {"a": 1, "b": 2})
+    with pytest.raises(ToolError, match="shut down"):
+        await toolsets.list_tools()
     await toolsets.aclose()  # idempotent
-
-
-async def test_same_tool_name_on_two_servers_is_qualified() -> None:
-    toolsets = Toolsets({"left": sample("--prefix", "L:"), "right": sample("--prefix", "R:")}, timeout_s=10)
-    try:
-        names = {tool.name: tool.server for tool in await toolsets.list_tools()}
-        assert names["left__echo"] == "left" and names["right__echo"] == "right"
-        assert "echo" not in names
-        assert (await toolsets.call("left__echo", {"text": "x"})).text() == "L:x"
-        assert (await toolsets.call("right__echo", {"text": "x"})).text() == "R:x"
-    finally:
-        await toolsets.aclose()
 
 
 async def test_server_that_cannot_start() -> None:
