@@ -39,4 +39,18 @@ static inline PyObject *cagent_Exc_SystemExit(void) { return PyExc_SystemExit; }
 
 static inline void cagent_Err_SetString(PyObject *type, const char *message) { PyErr_SetString(type, message); }
 
+// Added for the Bridge target.
+static inline PyObject *cagent_Exc_SystemError(void) { return PyExc_SystemError; }
+static inline PyObject *cagent_Exc_MemoryError(void) { return PyExc_MemoryError; }
+static inline PyObject *cagent_Exc_RecursionError(void) { return PyExc_RecursionError; }
+static inline PyObject *cagent_Exc_UnicodeEncodeError(void) { return PyExc_UnicodeEncodeError; }
+
+static inline int cagent_ExceptionInstance_Check(PyObject *o) { return PyExceptionInstance_Check(o); }
+static inline int cagent_ExceptionClass_Check(PyObject *o) { return PyExceptionClass_Check(o); }
+static inline int cagent_Capsule_CheckExact(PyObject *o) { return PyCapsule_CheckExact(o); }
+
+// The name every capsule holding a Swift function context carries. A string literal
+// lives for the whole process, as PyCapsule requires of its name.
+static inline const char *cagent_function_capsule_name(void) { return "cagent.swift_function"; }
+
 #endif
