@@ -162,6 +162,18 @@ async def test_calls_reuse_one_session(shared: Toolsets) -> None:
 
 
 @on_shared_loop
+async def test_cancelled_call_leaves_the_session_usable(shared: Toolsets) -> None:
+    before = await server_pid(shared)
+    call = asyncio.create_task(shared.call("slow", {"seconds": 30}))
+    await asyncio.sleep(0.2)
+    call.cancel()  # what a cancelled run does to its tool call
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await server_pid(shared) == before
+    assert shared.open_sessions == 1
+
+
+@on_shared_loop
 async def test_tool_errors_are_results(shared: Toolsets) -> None:
     failed = await shared.call("fail", {"reason": "no luck"})
     assert failed.is_error and "no luck" in failed.text()

@@ -117,6 +117,7 @@ class ServerConnection:
         read_fd, write_fd = os.pipe()
         errlog = os.fdopen(write_fd, "w")
         pump = asyncio.create_task(self._pump_stderr(read_fd), name=f"mcp-stderr:{self.name}")
+        failure: BaseException | None = None
         try:
             async with stdio_client(params, errlog=errlog) as (read, write):
                 # No session-wide timeout: each request carries its own.
@@ -127,20 +128,23 @@ class ServerConnection:
                     ready.set_result(session)
                     await stop.wait()
         except BaseException as error:
-            if not ready.done():
-                ready.set_exception(ToolError(self._start_error(error)))
-            if not isinstance(error, (Exception, asyncio.CancelledError)):
-                raise
-            if ready.done() and not ready.cancelled() and ready.exception() is None:
-                log.warning("MCP server %r session ended with an error: %s", self.name, describe(error))
+            failure = error
         finally:
             errlog.close()
-            # EOF arrives once the server is gone, unless a grandchild still holds the pipe.
+            # The process is gone: read its stderr to the end first, so that a start
+            # error can quote it. A grandchild holding the pipe only costs the bound.
             done, _ = await asyncio.wait([pump], timeout=STDERR_DRAIN_S)
             if not done:
                 pump.cancel()
                 await asyncio.wait([pump])
+        if failure is None:
             log.info("MCP server %r stopped", self.name)
+        elif not ready.done():
+            ready.set_exception(ToolError(self._start_error(failure)))
+        elif not isinstance(failure, asyncio.CancelledError):
+            log.warning("MCP server %r session ended with an error: %s", self.name, describe(failure))
+        if failure is not None and not isinstance(failure, (Exception, asyncio.CancelledError)):
+            raise failure  # KeyboardInterrupt, SystemExit
 
     async def _pump_stderr(self, read_fd: int) -> None:
         loop = asyncio.get_running_loop()
