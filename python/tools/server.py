@@ -11,24 +11,37 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib
 import logging
 import os
-from typing import Any
-
-import anyio
-from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp_types import Implementation
+from typing import TYPE_CHECKING, Any
 
 from .config_file import ServerConfig
 from .errors import ToolError
 
+if TYPE_CHECKING:
+    from mcp import ClientSession
+
 log = logging.getLogger("tools.server")
 
-CLIENT_INFO = Implementation(name="cagent", version="0.1.0")
+CLIENT_NAME = "cagent"
+CLIENT_VERSION = "0.1.0"
 #: Lines of a server's stderr kept to explain why it failed.
 STDERR_TAIL_LINES = 20
 #: How long to wait for stderr to reach EOF once the server is gone (a grandchild may hold it).
 STDERR_DRAIN_S = 0.5
+
+
+_sdk_loaded = False
+
+
+async def load_sdk() -> None:
+    """Import the MCP SDK in a thread, once: it takes about a second, which neither a
+    service without MCP servers (at launch) nor the event loop (at first use) should pay."""
+    global _sdk_loaded
+    if not _sdk_loaded:
+        await asyncio.to_thread(importlib.import_module, "mcp")
+        _sdk_loaded = True
 
 
 class ServerConnection:
@@ -53,6 +66,7 @@ class ServerConnection:
 
     async def session(self) -> ClientSession:
         """The live session, starting (or restarting) the server if needed."""
+        await load_sdk()
         async with self._lock:
             if self._closed:
                 raise ToolError(f"MCP server {self.name!r}: the tools are shut down")
@@ -108,6 +122,11 @@ class ServerConnection:
         self._worker = None
 
     async def _run(self, ready: asyncio.Future[ClientSession], stop: asyncio.Event) -> None:
+        # Loaded by load_sdk() before any worker starts.
+        import anyio
+        from mcp import ClientSession, StdioServerParameters, stdio_client
+        from mcp_types import Implementation
+
         params = StdioServerParameters(
             command=self.config.command,
             args=self.config.args,
@@ -121,7 +140,8 @@ class ServerConnection:
         try:
             async with stdio_client(params, errlog=errlog) as (read, write):
                 # No session-wide timeout: each request carries its own.
-                async with ClientSession(read, write, client_info=CLIENT_INFO) as session:
+                client_info = Implementation(name=CLIENT_NAME, version=CLIENT_VERSION)
+                async with ClientSession(read, write, client_info=client_info) as session:
                     with anyio.fail_after(self.start_timeout_s):
                         await session.initialize()
                     log.info("MCP server %r started", self.name)

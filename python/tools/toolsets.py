@@ -6,15 +6,18 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from mcp import MCPError
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, PaginatedRequestParams
+from typing import TYPE_CHECKING, Any
 
 from .config_file import ServerConfig, load_toolsets_file
 from .errors import ToolError
 from .models import ToolInfo, ToolResult
-from .server import ServerConnection, describe
+from .server import ServerConnection, describe, load_sdk
+
+if TYPE_CHECKING:
+    from mcp import MCPError
+    from mcp_types import CallToolResult
+
+# The SDK is imported after load_sdk() (see tools.server for why).
 
 log = logging.getLogger("tools")
 
@@ -91,6 +94,9 @@ class Toolsets:
         if target is None:
             known = ", ".join(sorted(self._index)) or "none"
             return ToolResult.error(tool, f"unknown tool {tool!r} (available: {known})")
+        await load_sdk()
+        from mcp import MCPError
+
         server_name, own_name = target
         server = self._servers[server_name]
         try:
@@ -112,6 +118,10 @@ class Toolsets:
         await asyncio.gather(*(server.aclose() for server in self._servers.values()))
 
     async def _list_server(self, server: ServerConnection) -> list[ToolInfo]:
+        await load_sdk()
+        from mcp import MCPError
+        from mcp_types import CONNECTION_CLOSED, PaginatedRequestParams
+
         session = None
         try:
             session = await server.session()
@@ -165,6 +175,8 @@ class Toolsets:
         return named
 
     def _call_error(self, tool: str, server: ServerConnection, session: Any, error: MCPError) -> ToolResult:
+        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
         if error.code == CONNECTION_CLOSED:
             if self._closed:
                 return ToolResult.error(tool, f"tool {tool!r} was interrupted: the tools are shutting down")
