@@ -106,7 +106,12 @@ class Subscription:
         Raises ``TimeoutError`` when nothing arrived within ``timeout`` seconds; the
         subscription stays usable (the HTTP layer sends a keepalive then).
         """
-        if self._closed or self._saw_end:
+        if self._closed:
+            return None
+        if self._saw_end:
+            # Asked for more after the terminal event: the run was read to its end
+            # (for SSE: the terminal event's chunk was sent), so it can go.
+            self._service._retire(self._run)
             self.close()
             return None
         if self._queue is None:
@@ -122,8 +127,8 @@ class Subscription:
         return event
 
     def close(self) -> None:
-        """Release the queue; idempotent. A subscription that delivered the terminal
-        event has read the run to its end, which lets the service drop the run."""
+        """Release the queue; idempotent. The run stays (until read to its end by
+        someone, or its retention time passes)."""
         if self._closed:
             return
         self._closed = True
@@ -131,8 +136,6 @@ class Subscription:
             self._run.queues.discard(self._queue)
             self._queue = None
         self._service._subscriptions.discard(self)
-        if self._saw_end:
-            self._service._retire(self._run)
 
     def __aiter__(self) -> "Subscription":
         return self
