@@ -32,6 +32,10 @@ class ChatError(RuntimeError):
     """The chat cannot go on: no LLM configured, the LLM failed, or too many steps."""
 
 
+class ChatInputError(ValueError):
+    """The input does not match ``ChatAgent.input_schema``."""
+
+
 class ChatInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -97,15 +101,15 @@ class ChatAgent(Agent):
 
     async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
         settings = self.runtime.settings
-        if not settings.llm_base_url:
-            raise ChatError("the chat agent needs an LLM: set CAGENT_LLM_BASE_URL (e.g. http://127.0.0.1:11434/v1)")
         try:
             request = ChatInput.model_validate(input)
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
             )
-            raise ChatError(f"invalid input for the chat agent: {problems}") from None
+            raise ChatInputError(f"invalid input for the chat agent: {problems}") from None
+        if not settings.llm_base_url:
+            raise ChatError("the chat agent needs an LLM: set CAGENT_LLM_BASE_URL (e.g. http://127.0.0.1:11434/v1)")
         messages = list(request.messages) if request.messages else [{"role": "user", "content": request.message}]
         try:
             tools = await self.runtime.tools.list_tools()

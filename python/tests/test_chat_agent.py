@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from agents.base import AgentRuntime
-from agents.chat import ChatAgent, ChatError
+from agents.chat import ChatAgent, ChatError, ChatInputError
 from config import Settings
 from fake_llm import FakeLLM, HttpError, Stream, chunk, event, text_reply
 from tools import ServerConfig, Toolsets
@@ -240,6 +240,6 @@ async def test_unreachable_llm() -> None:
     [{}, {"message": "a", "messages": [{"role": "user", "content": "b"}]}, {"messages": []}, {"messages": [{}]}],
 )
 async def test_invalid_input(llm: FakeLLM, bad: dict[str, Any]) -> None:
-    with pytest.raises(ChatError, match="invalid input for the chat agent"):
+    with pytest.raises(ChatInputError, match="invalid input for the chat agent"):
         await make_agent(llm.base_url).run(bad, {}, Recorder())
     assert llm.requests == []
