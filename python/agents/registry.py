@@ -35,23 +35,16 @@ def load_agents(agents_dir: Path | None = None) -> dict[str, type[Agent]]:
     found: dict[str, type[Agent]] = {}
     for name in BUILTIN_MODULES:
         module = _import_builtin(name)
-        if module is not None:
-            _collect(module, Path(module.__file__ or name), found)
+        _collect(module, Path(module.__file__ or name), found)
     if agents_dir is not None:
         for path in _agent_files(Path(agents_dir)):
             _collect(_import_file(path), path, found)
     return found
 
 
-def _import_builtin(name: str) -> ModuleType | None:
+def _import_builtin(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        # Only while the built-in is not written yet; a built-in that fails to
-        # import for any other reason is a start error.
-        if error.name == name:
-            return None
-        raise AgentLoadError(_describe(name, error)) from error
     except BaseException as error:
         raise AgentLoadError(_describe(name, error)) from error
 

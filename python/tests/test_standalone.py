@@ -1,0 +1,69 @@
+"""`cd python && ../.venv/bin/python -m uvicorn main:app`, exactly as the subprocess
+backend starts it, on plain asyncio + h11."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from service_support import FIXTURES
+
+SERVICE_DIR = Path(__file__).resolve().parent.parent
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAGENT_")}
+    env.update(extra)
+    return env
+
+
+def test_uvicorn_main_app_with_generated_token(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, cwd=SERVICE_DIR, env=service_env(), stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 30
+            while not (match := re.search(r"Uvicorn running on http://127.0.0.1:(\d+)", log.read_text())):
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            url = f"http://127.0.0.1:{match.group(1)}"
+            token_lines = re.findall(r"token for this launch: (\S+)", log.read_text())
+            assert len(token_lines) == 1  # logged once
+            token = token_lines[0]
+            with httpx.Client(base_url=url, timeout=10) as client:
+                assert client.get("/health").json()["status"] == "ok"
+                assert client.get("/agents").status_code == 401
+                auth = {"Authorization": f"Bearer {token}"}
+                response = client.post("/agent/execute", headers=auth, json={"agent_id": "echo", "input": {"hi": 1}})
+                assert response.json()["result"] == {"hi": 1}
+                assert client.post("/shutdown", headers=auth).status_code == 200
+        finally:
+            process.terminate()
+            process.wait(15)
+    # uvicorn ends with the signal it got, after a clean shutdown.
+    assert process.returncode in (0, -signal.SIGTERM), log.read_text()
+    assert "Application shutdown complete" in log.read_text()
+
+
+def test_broken_agents_dir_fails_the_start_naming_the_file() -> None:
+    command = [sys.executable, "-c", "import main"]
+    result = subprocess.run(
+        command,
+        cwd=SERVICE_DIR,
+        env=service_env(CAGENT_TOKEN="t", CAGENT_AGENTS_DIR=str(FIXTURES / "broken")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "AgentLoadError" in result.stderr
+    assert "fails_at_import.py" in result.stderr
