@@ -29,13 +29,20 @@ public enum PythonInterpreter {
     ///
     /// `Py_InitializeFromConfig` returns holding the GIL; without releasing it every
     /// `PyGILState_Ensure` elsewhere would block forever (measured, DESIGN.md).
+    ///
+    /// A failed initialization (e.g. a `pythonHome` without a standard library) cannot be
+    /// retried in the same process — CPython stays half-initialized — so later calls throw
+    /// at once. Validate paths before calling. CPython also prints its path configuration
+    /// to stderr on such a failure.
     public static func initialize(_ config: InterpreterConfiguration) throws(PythonInitError) {
-        let alreadyUp = RuntimeState.state.withLock { state -> Bool in
-            if state.phase != .stopped { return true }
-            return false
+        let (alreadyUp, earlierFailure) = RuntimeState.state.withLock { state in
+            (state.phase != .stopped, state.failedInitialization)
         }
         if alreadyUp || Py_IsInitialized() != 0 {
             throw PythonInitError(message: "an interpreter is already initialized in this process")
+        }
+        if let earlierFailure {
+            throw PythonInitError(message: "an earlier initialization failed (\(earlierFailure)); CPython is left half-initialized and cannot be initialized again in this process: restart it")
         }
 
         var pyConfig = PyConfig()
@@ -68,7 +75,9 @@ public enum PythonInterpreter {
             return Py_InitializeFromConfig(cfg)
         }
         if PyStatus_Exception(status) != 0 {
-            throw initError(from: status)
+            let error = initError(from: status)
+            RuntimeState.state.withLock { $0.failedInitialization = error.message }
+            throw error
         }
 
         // GIL held, interpreter up, nothing else can run Python yet.

@@ -42,6 +42,10 @@ enum RuntimeState {
         /// GIL scopes entered through `enter()` and not yet left.
         var activeScopes = 0
         var owner: Owner?
+        /// Set when `Py_InitializeFromConfig` failed: CPython is then left half-initialized
+        /// and a second attempt in the same process fails with an unrelated-looking error
+        /// ("error reading frozen getpath.py", measured), so further attempts are refused.
+        var failedInitialization: String?
     }
 
     static let state = Mutex(State())
