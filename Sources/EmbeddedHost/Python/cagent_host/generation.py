@@ -1,4 +1,4 @@
-"""Generation-scoped loading of third-party extension modules.
+"""Generation-scoped loading of extension modules.
 
 After ``Py_FinalizeEx`` and a new ``Py_InitializeFromConfig``, an extension module
 loaded again from the same file keeps the C statics of its first load (the dynamic
@@ -7,20 +7,24 @@ Cython modules those statics point into the finalized interpreter: pydantic-core
 panics or answers with types of the old generation, uvloop fails to import,
 httptools parses into nothing (measured; see DESIGN.md).
 
-From the second generation on, ``GenerationFinder`` loads each third-party extension
-from a fresh copy of its file in a per-generation folder. A copy is a different file
-to the dynamic linker, so its statics are new. Standard-library extensions (in
-``lib-dynload``) load in place: they are multi-phase and survive re-initialization.
+From the second generation on, ``GenerationFinder`` loads every extension module
+that has a file from a fresh copy of it in a per-generation folder. A copy is a
+different file to the dynamic linker, so its statics are new. That includes the
+standard library's ``lib-dynload`` modules: ``_asyncio`` in 3.11 keeps its task
+registry in C statics, and loaded in place it hands the second generation a WeakSet
+of the first (``NameError: name 'len' is not defined`` from ``asyncio.all_tasks``,
+measured). Modules compiled into libpython are re-initialized by CPython itself.
+
+The host installs the finder right after initializing, before anything else is
+imported; this module therefore imports nothing that loads an extension module
+(no shutil: it pulls in _bz2 and _lzma).
 """
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import os
-import shutil
 import sys
-import sysconfig
 import threading
 from collections.abc import Sequence
 from types import ModuleType
@@ -31,18 +35,12 @@ from types import ModuleType
 KNOWN_UNSAFE: frozenset[str] = frozenset()
 
 
-def _stdlib_dirs() -> tuple[str, ...]:
-    paths = {sysconfig.get_path("platstdlib"), sysconfig.get_path("stdlib")}
-    return tuple(os.path.realpath(p) + os.sep for p in paths if p)
-
-
-class GenerationFinder(importlib.abc.MetaPathFinder):
-    """Redirects third-party extension modules to per-generation copies."""
+class GenerationFinder:
+    """Redirects extension modules to per-generation copies."""
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self.copied: dict[str, str] = {}
-        self._stdlib = _stdlib_dirs()
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -50,10 +48,9 @@ class GenerationFinder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
             return None
-        origin = spec.origin
-        if origin is None or os.path.realpath(origin).startswith(self._stdlib):
+        if spec.origin is None:
             return None
-        copy = self._copy(fullname, origin)
+        copy = self._copy(fullname, spec.origin)
         loader = importlib.machinery.ExtensionFileLoader(fullname, copy)
         new_spec = importlib.machinery.ModuleSpec(fullname, loader, origin=copy, is_package=False)
         new_spec.has_location = True
@@ -65,29 +62,29 @@ class GenerationFinder(importlib.abc.MetaPathFinder):
         folder = os.path.join(self.directory, fullname)
         os.makedirs(folder, exist_ok=True)
         copy = os.path.join(folder, os.path.basename(origin))
-        shutil.copy2(origin, copy)
+        with open(origin, "rb") as source, open(copy, "wb") as target:
+            while chunk := source.read(1 << 20):
+                target.write(chunk)
         self.copied[fullname] = origin
         return copy
 
 
 def install(directory: str) -> GenerationFinder:
-    """Put a ``GenerationFinder`` first on ``sys.meta_path``; call before any import of the service."""
+    """Put a ``GenerationFinder`` first on ``sys.meta_path``; call before anything else is imported."""
     os.makedirs(directory, exist_ok=True)
     finder = GenerationFinder(directory)
     sys.meta_path.insert(0, finder)
     return finder
 
 
-def cold_restart_blockers(extra_unsafe: Sequence[str] = ()) -> list[str]:
-    """Why a cold restart is unsafe now; empty when it is safe.
+def unsafe_loaded_modules(extra_unsafe: Sequence[str] = ()) -> list[str]:
+    """Why a cold restart must be refused before stopping anything; empty when none.
 
-    Names each loaded extension module known not to survive, and each live
-    non-daemon thread (``Py_FinalizeEx`` would wait for it forever).
+    Names each loaded extension module known not to survive re-initialization. Live
+    non-daemon threads are the other reason, checked after the loop has closed.
     """
     unsafe = KNOWN_UNSAFE.union(extra_unsafe)
-    reasons = [f"extension module {name!r} does not survive re-initialization" for name in sorted(unsafe) if name in sys.modules]
-    reasons += [f"non-daemon thread {t.name!r} is still running" for t in live_non_daemon_threads()]
-    return reasons
+    return [f"extension module {name!r} does not survive re-initialization" for name in sorted(unsafe) if name in sys.modules]
 
 
 def live_non_daemon_threads() -> list[threading.Thread]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +24,11 @@ logger = logging.getLogger("cagent.host")
 #: ``notify(kind, payload)``: a Swift callback. Kinds: "controller" (payload: the
 #: Controller), "serving" ({"generation", "restart"}), "warm_restart_failed" ({"error"}),
 #: "cold_restart_refused" ({"reasons"}).
+#:
+#: Options (JSON): "server" (ServerOptions), "generation", "environment" (CAGENT_*),
+#: "extra_unsafe" (module
+#: names), "reimport" (import the service's modules anew: a cold restart that had to
+#: keep the interpreter).
 Notify = Callable[[str, Any], None]
 
 
@@ -47,13 +53,58 @@ def run(options_json: str, notify: Notify) -> str:
     """Serve until asked to stop; returns "stop" or "cold"."""
     raw = json.loads(options_json)
     options = ServerOptions(**raw["server"])
-    if raw.get("copies_dir"):
-        generation.install(raw["copies_dir"])
+    # The service reads its settings from CAGENT_* variables.
+    os.environ.update(raw.get("environment", {}))
     if options.service_dir not in sys.path:
         sys.path.insert(0, options.service_dir)
-    loop_factory = _loop_factory(options.loop)
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_serve(options, notify, raw.get("generation", 1), raw.get("extra_unsafe", [])))
+    factory = _loop_factory(options.loop)
+    loop = factory() if factory is not None else asyncio.new_event_loop()
+    stop_deadline: list[float] = []
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(
+            _serve(
+                options,
+                notify,
+                raw.get("generation", 1),
+                raw.get("extra_unsafe", []),
+                stop_deadline,
+                reimport=raw.get("reimport", False),
+            )
+        )
+    finally:
+        # asyncio.Runner's close, but bounded: in 3.11 shutdown_default_executor waits
+        # forever for a stuck executor thread, and the host must never hang on one.
+        deadline = stop_deadline[0] if stop_deadline else time.monotonic() + options.shutdown_timeout_s
+        try:
+            _cancel_all_tasks(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(_shutdown_executor(loop, deadline))
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+        _join_threads(deadline)
+
+
+def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+async def _shutdown_executor(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    try:
+        await asyncio.wait_for(loop.shutdown_default_executor(), max(0.01, deadline - time.monotonic()))
+    except asyncio.TimeoutError:
+        logger.error("executor threads still busy at the shutdown deadline")
+
+
+def _join_threads(deadline: float) -> None:
+    """Give non-daemon threads until the deadline; the host will not finalize past them."""
+    for thread in generation.live_non_daemon_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -62,24 +113,35 @@ def _loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvicorn.Config(app=None, loop=loop).get_loop_factory()  # type: ignore[arg-type]
 
 
-async def _serve(options: ServerOptions, notify: Notify, generation_number: int, extra_unsafe: list[str]) -> str:
+async def _serve(
+    options: ServerOptions,
+    notify: Notify,
+    generation_number: int,
+    extra_unsafe: list[str],
+    stop_deadline: list[float],
+    reimport: bool,
+) -> str:
     controller = Controller(asyncio.get_running_loop())
     notify("controller", controller)
-    server = EmbeddedServer(import_app(options, fresh=False), options)
+    server = EmbeddedServer(import_app(options, fresh=reimport), options)
     await server.start()
-    notify("serving", {"generation": generation_number, "restart": None})
+    notify("serving", {"generation": generation_number, "restart": "warm" if reimport else None})
     while True:
         command = await controller.next_command()
         if command == "cold":
-            reasons = generation.cold_restart_blockers(extra_unsafe)
+            # Threads are checked once the loop has closed (run's caller does): some,
+            # like AnyIO's workers, end with the loop.
+            reasons = generation.unsafe_loaded_modules(extra_unsafe)
             if reasons:
                 notify("cold_restart_refused", {"reasons": reasons})
                 command = "warm"
         if command == "warm":
             server = await _warm_restart(server, options, notify, generation_number)
             continue
+        # What is left after the server's own shutdown (executor, threads) shares the
+        # rest of the host's shutdown timeout, minus a margin for finalizing.
+        stop_deadline.append(time.monotonic() + options.shutdown_timeout_s * 0.8)
         await server.stop()
-        await _wait_for_threads(options.shutdown_timeout_s)
         return command
 
 
@@ -97,13 +159,6 @@ async def _warm_restart(old: EmbeddedServer, options: ServerOptions, notify: Not
     await old.stop()
     notify("serving", {"generation": generation_number, "restart": "warm"})
     return new
-
-
-async def _wait_for_threads(timeout_s: float) -> None:
-    """Give non-daemon threads the shutdown timeout to end; the host will not finalize past them."""
-    deadline = time.monotonic() + timeout_s
-    while generation.live_non_daemon_threads() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
 
 
 def finalize_blockers() -> list[str]:

@@ -90,7 +90,9 @@ class EmbeddedServer:
             loop=options.loop,
             http=options.http,
             lifespan="auto",
-            timeout_graceful_shutdown=max(1, int(options.shutdown_timeout_s)),
+            # Open connections get part of the host's shutdown timeout; then their
+            # tasks are cancelled (SSE streams have already ended with an error event).
+            timeout_graceful_shutdown=max(1, int(options.shutdown_timeout_s * 0.4)),
         )
         self.server = uvicorn.Server(self.config)
         self._socket: socket.socket | None = None

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Everything a sidecar needs to start, as one value.
+public struct SidecarConfiguration: Sendable {
+    /// Loopback by default: the service is local-first.
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port.
+    public var port: Int = 8765
+    /// Required by every endpoint but `/health`.
+    public var token: String
+    /// Python's level names: critical, error, warning, info, debug, trace.
+    public var logLevel: String = "info"
+    /// An explicit runtime (a virtual environment or a Python prefix); see ``RuntimeLocator``.
+    public var pythonHome: String?
+    /// The service folder (`python/`); found beside the runtime when nil.
+    public var serviceDirectory: String?
+    /// uvicorn's `--loop` (auto, asyncio, uvloop) and `--http` (auto, h11, httptools).
+    public var eventLoop: String = "auto"
+    public var httpProtocol: String = "auto"
+    public var startTimeout: Duration = .seconds(30)
+    public var shutdownTimeout: Duration = .seconds(5)
+    /// Extra `CAGENT_*` settings for the service (agents dir, toolsets file, ...).
+    public var serviceEnvironment: [String: String] = [:]
+    /// Modules that, when loaded, make the host refuse a cold restart, on top of the
+    /// built-in list (`cagent_host.generation.KNOWN_UNSAFE`).
+    public var coldRestartUnsafeModules: [String] = []
+
+    public init(token: String = AccessToken.generate()) {
+        self.token = token
+    }
+}

@@ -1,0 +1,263 @@
+import Bridge
+import Foundation
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one thread that owns the interpreter's whole life.
+///
+/// It initializes CPython, runs the service's event loop (`cagent_host.runner.run`)
+/// and finalizes, always on itself, as DESIGN.md's thread model requires. A cold
+/// restart is this loop going round again with the next generation. Other threads
+/// reach the running loop only through ``request(_:timeout:)``, which takes the GIL
+/// briefly to hand a command to the loop.
+final class InterpreterThread: Sendable {
+    enum Event: Sendable {
+        case serving(generation: Int, restart: RestartKind?)
+        case coldRestartRefused(reasons: [String])
+        case warmRestartFailed(error: String)
+        case exited(Exit)
+    }
+
+    enum Exit: Sendable, Equatable {
+        case stopped
+        /// `Py_FinalizeEx` was not called: it would have waited forever for these
+        /// threads. The interpreter stays initialized; no new one can start in this process.
+        case finalizeSkipped(threads: [String], error: String?)
+        case failed(String)
+    }
+
+    enum Command: String, Sendable {
+        case stop, warm, cold
+    }
+
+    struct Launch: Sendable {
+        var runtime: PythonRuntime
+        var listenDescriptor: Int32
+        var logLevel: String
+        var eventLoop: String
+        var httpProtocol: String
+        var shutdownTimeout: Duration
+        var environment: [String: String]
+        var extraUnsafeModules: [String]
+        /// Per-generation copies of extension modules go below this folder.
+        var copiesRoot: String
+    }
+
+    private let launch: Launch
+    private let onEvent: @Sendable (Event) -> Void
+    private let logger: Logger
+    /// The `cagent_host.runner.Controller` of the running generation, if any.
+    private let controller = Mutex<PythonObject?>(nil)
+
+    init(launch: Launch, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
+        self.launch = launch
+        self.logger = logger
+        self.onEvent = onEvent
+    }
+
+    func start() {
+        let thread = Thread { [self] in main() }
+        thread.name = "cagent-interpreter"
+        // CPython's recursion limit assumes a main-thread-sized stack.
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
+
+    /// Hands `command` to the running loop. Fails when no generation is serving or the
+    /// GIL does not come back within `timeout` (the loop is wedged in C code).
+    func request(_ command: Command, timeout: Duration) async throws(SidecarError) {
+        let outcome: Result<Void, SidecarError>? = await BlockingCall.run(timeout: timeout) { [self] in
+            // IfAvailable: this can race the interpreter thread finalizing.
+            GIL.withLockIfAvailable { () -> Result<Void, SidecarError> in
+                guard let controller = controller.withLock({ $0 }) else {
+                    return .failure(.interpreterUnavailable("no service generation is running"))
+                }
+                do {
+                    _ = try controller.callMethod("request", [PythonObject.string(command.rawValue)])
+                    return .success(())
+                } catch {
+                    return .failure(.interpreterUnavailable("\(error)"))
+                }
+            } ?? .failure(.interpreterUnavailable("no interpreter is running"))
+        }
+        switch outcome {
+        case .success?: return
+        case .failure(let error)?: throw error
+        case nil: throw .interpreterUnavailable("the GIL was not released within \(timeout)")
+        }
+    }
+
+    private func main() {
+        // Python normally ignores SIGPIPE itself, but only with its signal handlers
+        // installed; the host installs none, so a write to a closed socket would kill
+        // the process.
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)
+        var generation = 1
+        var copies: String?
+        var initialized = false
+        var reimport = false
+        while true {
+            if !initialized {
+                // Any interpreter after the process's first loads third-party extensions
+                // from fresh copies (cagent_host/generation.py says why), whether it
+                // follows a cold restart or an earlier stop and start.
+                let processGeneration = PythonInterpreter.generation
+                copies = processGeneration > 0 ? copiesDirectory(processGeneration) : nil
+                do {
+                    try PythonInterpreter.initialize(configuration())
+                } catch {
+                    onEvent(.exited(.failed("cannot initialize the interpreter: \(error)")))
+                    return
+                }
+                initialized = true
+            }
+            let outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport)
+            let blockers = GIL.withLock { () -> [String] in
+                controller.withLock { $0 = nil }
+                return finalizeBlockers()
+            }
+            if !blockers.isEmpty {
+                if case .success(.cold) = outcome {
+                    // Finalizing would wait for these threads forever: keep this
+                    // interpreter and serve again with the service imported anew.
+                    onEvent(.coldRestartRefused(reasons: blockers.map { "non-daemon thread '\($0)' is still running" }))
+                    reimport = true
+                    continue
+                }
+                logger.error("not finalizing the interpreter: non-daemon threads still running", metadata: ["threads": "\(blockers)"])
+                var error: String?
+                if case .failure(let failure) = outcome { error = failure.description }
+                onEvent(.exited(.finalizeSkipped(threads: blockers, error: error)))
+                return
+            }
+            let status = PythonInterpreter.finalize()
+            initialized = false
+            if status != 0 { logger.warning("Py_FinalizeEx returned \(status)") }
+            if let copies { try? FileManager.default.removeItem(atPath: copies) }
+            switch outcome {
+            case .success(.cold):
+                generation += 1
+                reimport = false
+                continue
+            case .success:
+                onEvent(.exited(.stopped))
+            case .failure(let error):
+                onEvent(.exited(.failed(error.description)))
+            }
+            return
+        }
+    }
+
+    private func configuration() -> InterpreterConfiguration {
+        InterpreterConfiguration(
+            programName: launch.runtime.programName,
+            pythonHome: launch.runtime.home,
+            isolated: true,
+            installSignalHandlers: false,
+            argv: [launch.runtime.programName ?? "python"],
+            extraSearchPaths: [launch.runtime.hostModulesDirectory])
+    }
+
+    /// Runs one generation's event loop; returns what ended it.
+    private func serve(generation: Int, copiesDirectory: String?, reimport: Bool) -> Result<Command, PythonError> {
+        let copiesDirectory = reimport ? nil : copiesDirectory  // installed already in this interpreter
+        return GIL.withLock { () -> Result<Command, PythonError> in
+            do {
+                if let copiesDirectory {
+                    // First, before any import can load an extension module in place.
+                    let finder = try PythonObject.importModule("cagent_host.generation")
+                    _ = try finder.callMethod("install", [PythonObject.string(copiesDirectory)])
+                }
+                let runner = try PythonObject.importModule("cagent_host.runner")
+                let notify = PythonObject.function(name: "notify") { [self] arguments in
+                    handleNotification(arguments, generation: generation)
+                    return PythonObject.none
+                }
+                let options = try PythonObject.string(optionsJSON(generation: generation, reimport: reimport))
+                let result = try runner.callMethod("run", [options, notify])
+                let text = try JSONValue(python: result)
+                guard case .string(let name) = text, let command = Command(rawValue: name) else {
+                    return .failure(PythonError(typeName: "RuntimeError", message: "runner returned \(text)", traceback: ""))
+                }
+                return .success(command)
+            } catch let error as PythonError {
+                return .failure(error)
+            } catch {
+                return .failure(PythonError(typeName: "RuntimeError", message: "\(error)", traceback: ""))
+            }
+        }
+    }
+
+    /// Called by Python on this thread, GIL held: must not block.
+    private func handleNotification(_ arguments: [PythonObject], generation: Int) {
+        guard arguments.count == 2, let kind = try? JSONValue(python: arguments[0]), case .string(let name) = kind else {
+            logger.error("malformed notification from cagent_host")
+            return
+        }
+        if name == "controller" {
+            controller.withLock { $0 = arguments[1] }
+            return
+        }
+        let payload = (try? JSONValue(python: arguments[1])) ?? .null
+        switch name {
+        case "serving":
+            let restart: RestartKind?
+            if case .object(let object) = payload, case .string(let kind)? = object["restart"] {
+                restart = RestartKind(rawValue: kind)
+            } else {
+                restart = generation > 1 ? .cold : nil
+            }
+            onEvent(.serving(generation: generation, restart: restart))
+        case "cold_restart_refused":
+            var reasons: [String] = []
+            if case .object(let object) = payload, case .array(let list)? = object["reasons"] {
+                reasons = list.compactMap { if case .string(let s) = $0 { s } else { nil } }
+            }
+            onEvent(.coldRestartRefused(reasons: reasons))
+        case "warm_restart_failed":
+            var message = "\(payload)"
+            if case .object(let object) = payload, case .string(let error)? = object["error"] { message = error }
+            onEvent(.warmRestartFailed(error: message))
+        default:
+            logger.warning("unknown notification from cagent_host: \(name)")
+        }
+    }
+
+    private func finalizeBlockers() -> [String] {
+        guard let runner = try? PythonObject.importModule("cagent_host.runner"),
+              let names = try? runner.callMethod("finalize_blockers", []),
+              case .array(let list)? = try? JSONValue(python: names)
+        else { return [] }
+        return list.compactMap { if case .string(let name) = $0 { name } else { nil } }
+    }
+
+    private func copiesDirectory(_ processGeneration: UInt64) -> String {
+        (launch.copiesRoot as NSString).appendingPathComponent("gen-\(processGeneration)")
+    }
+
+    private func optionsJSON(generation: Int, reimport: Bool) throws -> String {
+        let seconds = Double(launch.shutdownTimeout.components.seconds)
+            + Double(launch.shutdownTimeout.components.attoseconds) / 1e18
+        let options: [String: JSONValue] = [
+            "generation": .integer(generation),
+            "reimport": .bool(reimport),
+            "environment": .object(launch.environment.mapValues { .string($0) }),
+            "extra_unsafe": .array(launch.extraUnsafeModules.map { .string($0) }),
+            "server": .object([
+                "service_dir": .string(launch.runtime.serviceDirectory),
+                "app": "main:app",
+                "listen_fd": .integer(Int(launch.listenDescriptor)),
+                "log_level": .string(launch.logLevel),
+                "loop": .string(launch.eventLoop),
+                "http": .string(launch.httpProtocol),
+                "shutdown_timeout_s": .double(seconds),
+            ]),
+        ]
+        let data = try JSONEncoder().encode(JSONValue.object(options))
+        return String(decoding: data, as: UTF8.self)
+    }
+}

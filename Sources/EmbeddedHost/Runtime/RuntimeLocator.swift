@@ -1,0 +1,144 @@
+import Bridge
+import Foundation
+
+/// Finds the runtime in the order DESIGN.md gives: an explicit path, a bundle beside
+/// the executable, the project's virtual environment.
+public struct RuntimeLocator: Sendable {
+    /// The bundle layout beside the executable.
+    public static let bundleRuntimeFolder = "runtime"
+    public static let bundleServiceFolder = "service"
+
+    public var explicitHome: String?
+    public var serviceDirectory: String?
+    public var executableDirectory: String
+    public var workingDirectory: String
+    public var hostModulesDirectory: String
+    /// `major.minor` of the linked libpython: a venv made by another version cannot load.
+    public var linkedVersion: String
+
+    public init(
+        explicitHome: String?,
+        serviceDirectory: String? = nil,
+        executableDirectory: String = RuntimeLocator.currentExecutableDirectory(),
+        workingDirectory: String = FileManager.default.currentDirectoryPath,
+        hostModulesDirectory: String = HostResources.pythonDirectory,
+        linkedVersion: String = RuntimeLocator.linkedMajorMinor()
+    ) {
+        self.explicitHome = explicitHome
+        self.serviceDirectory = serviceDirectory
+        self.executableDirectory = executableDirectory
+        self.workingDirectory = workingDirectory
+        self.hostModulesDirectory = hostModulesDirectory
+        self.linkedVersion = linkedVersion
+    }
+
+    public func locate() throws(SidecarError) -> PythonRuntime {
+        var searched: [String] = []
+        if let explicitHome {
+            return try runtime(at: explicitHome, source: .explicit, service: serviceDirectory)
+        }
+        let bundle = (executableDirectory as NSString).appendingPathComponent(Self.bundleRuntimeFolder)
+        searched.append(bundle)
+        if isDirectory(bundle) {
+            let service = serviceDirectory
+                ?? (executableDirectory as NSString).appendingPathComponent(Self.bundleServiceFolder)
+            return try runtime(at: bundle, source: .bundle, service: service)
+        }
+        for start in [workingDirectory, executableDirectory] {
+            var directory = (start as NSString).standardizingPath
+            while true {
+                let venv = (directory as NSString).appendingPathComponent(".venv")
+                let project = (directory as NSString).appendingPathComponent("python/main.py")
+                searched.append(venv)
+                if fileExists((venv as NSString).appendingPathComponent("pyvenv.cfg")), fileExists(project) {
+                    let service = serviceDirectory ?? (directory as NSString).appendingPathComponent("python")
+                    return try runtime(at: venv, source: .virtualEnvironment, service: service)
+                }
+                let parent = (directory as NSString).deletingLastPathComponent
+                if parent == directory || parent.isEmpty { break }
+                directory = parent
+            }
+        }
+        var seen = Set<String>()
+        throw .runtimeNotFound(searched: searched.filter { seen.insert($0).inserted })
+    }
+
+    /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`).
+    func runtime(at path: String, source: PythonRuntime.Source, service: String?) throws(SidecarError) -> PythonRuntime {
+        let root = (path as NSString).standardizingPath
+        guard isDirectory(root) else { throw .runtimeInvalid(path: root, reason: "no such directory") }
+        let cfg = (root as NSString).appendingPathComponent("pyvenv.cfg")
+        var programName: String?
+        var home: String?
+        if fileExists(cfg) {
+            let version = Self.venvVersion(cfgPath: cfg)
+            if let version, !version.hasPrefix(linkedVersion + ".") && version != linkedVersion {
+                throw .runtimeInvalid(
+                    path: root,
+                    reason: "it was made by Python \(version), but this host links Python \(linkedVersion); "
+                        + "recreate it with `/usr/bin/python\(linkedVersion) -m venv` (make setup does)")
+            }
+            programName = (root as NSString).appendingPathComponent("bin/python")
+        } else if fileExists((root as NSString).appendingPathComponent("lib/python\(linkedVersion)/os.py")) {
+            home = root
+            programName = (root as NSString).appendingPathComponent("bin/python\(linkedVersion)")
+        } else {
+            throw .runtimeInvalid(
+                path: root,
+                reason: "neither a virtual environment (pyvenv.cfg) nor a Python \(linkedVersion) prefix (lib/python\(linkedVersion)/os.py)")
+        }
+        guard let service else {
+            throw .runtimeInvalid(path: root, reason: "no service folder given")
+        }
+        let serviceRoot = (service as NSString).standardizingPath
+        guard fileExists((serviceRoot as NSString).appendingPathComponent("main.py")) else {
+            throw .runtimeInvalid(path: serviceRoot, reason: "the service folder has no main.py")
+        }
+        return PythonRuntime(
+            source: source, programName: programName, home: home,
+            serviceDirectory: serviceRoot, hostModulesDirectory: hostModulesDirectory)
+    }
+
+    /// `version` (or `version_info`) from a pyvenv.cfg.
+    static func venvVersion(cfgPath: String) -> String? {
+        guard let text = try? String(contentsOfFile: cfgPath, encoding: .utf8) else { return nil }
+        for line in text.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2, parts[0] == "version" || parts[0] == "version_info" { return parts[1] }
+        }
+        return nil
+    }
+
+    public static func linkedMajorMinor() -> String {
+        let version = linkedPythonVersion()
+        let numbers = version.prefix { !$0.isWhitespace }.split(separator: ".")
+        return numbers.prefix(2).joined(separator: ".")
+    }
+
+    public static func currentExecutableDirectory() -> String {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        return (path as NSString).deletingLastPathComponent
+    }
+
+    private func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    private func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
+
+/// Files the host ships with itself.
+public enum HostResources {
+    /// The folder that holds the `cagent_host` package: beside the executable in a
+    /// bundle, else the package's resource bundle.
+    public static var pythonDirectory: String {
+        let besideExecutable = (RuntimeLocator.currentExecutableDirectory() as NSString)
+            .appendingPathComponent("host-python")
+        if FileManager.default.fileExists(atPath: (besideExecutable as NSString).appendingPathComponent("cagent_host")) {
+            return besideExecutable
+        }
+        return Bundle.module.bundleURL.appendingPathComponent("Python").path
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct CagentSidecar: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cagent-sidecar",
+        abstract: "Runs a Python agent service (FastAPI + uvicorn) inside this process, supervised.",
+        subcommands: [RunCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+}

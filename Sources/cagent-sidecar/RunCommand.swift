@@ -1,0 +1,151 @@
+import ArgumentParser
+import EmbeddedHost
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start the embedded service and keep it running until SIGINT or SIGTERM.",
+        discussion: """
+            Prints `listening on http://HOST:PORT` on stdout once /health answers.
+            SIGINT/SIGTERM stop gracefully; SIGHUP restarts the service (see --sighup-restart).
+            The token is CAGENT_TOKEN when set, else generated for this launch.
+            """
+    )
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one.")
+    var port: Int = 8765
+
+    @Option(help: "Write the token to this file (mode 0600).")
+    var tokenFile: String?
+
+    @Option(help: "Append one JSON object per line for each lifecycle event.")
+    var eventsFile: String?
+
+    @Option(help: "critical, error, warning, info, debug or trace.")
+    var logLevel: String = "info"
+
+    @Option(help: "The Python runtime: a virtual environment or a Python prefix.")
+    var pythonHome: String?
+
+    @Option(help: "The service folder (with main.py); found beside the runtime by default.")
+    var serviceDir: String?
+
+    @Option(help: "What SIGHUP does: cold (new interpreter generation) or warm (new server, same interpreter).")
+    var sighupRestart: String = "cold"
+
+    @Option(help: "Seconds to wait for a graceful stop before forcing it.")
+    var shutdownTimeout: Double = 5
+
+    @Option(help: "Seconds to wait for the service to answer /health at start.")
+    var startTimeout: Double = 30
+
+    @Option(help: "uvicorn event loop: auto, asyncio or uvloop.")
+    var loop: String = "auto"
+
+    @Option(help: "uvicorn HTTP protocol: auto, h11 or httptools.")
+    var http: String = "auto"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard ["critical", "error", "warning", "info", "debug", "trace"].contains(logLevel) else {
+            throw ValidationError("--log-level must be one of critical, error, warning, info, debug, trace")
+        }
+        guard RestartKind(rawValue: sighupRestart).map({ $0 != .respawn }) ?? false else {
+            throw ValidationError("--sighup-restart must be cold or warm")
+        }
+        guard shutdownTimeout > 0, shutdownTimeout.isFinite else { throw ValidationError("--shutdown-timeout must be a positive number of seconds") }
+        guard startTimeout > 0, startTimeout.isFinite else { throw ValidationError("--start-timeout must be a positive number of seconds") }
+        guard ["auto", "asyncio", "uvloop"].contains(loop) else { throw ValidationError("--loop must be auto, asyncio or uvloop") }
+        guard ["auto", "h11", "httptools"].contains(http) else { throw ValidationError("--http must be auto, h11 or httptools") }
+    }
+
+    func run() async throws {
+        let logger = makeLogger()
+        let token = ProcessInfo.processInfo.environment["CAGENT_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? AccessToken.generate()
+        var configuration = SidecarConfiguration(token: token)
+        configuration.host = host
+        configuration.port = port
+        configuration.logLevel = logLevel
+        configuration.pythonHome = pythonHome
+        configuration.serviceDirectory = serviceDir
+        configuration.eventLoop = loop
+        configuration.httpProtocol = http
+        configuration.shutdownTimeout = .milliseconds(Int(shutdownTimeout * 1000))
+        configuration.startTimeout = .milliseconds(Int(startTimeout * 1000))
+        configuration.serviceEnvironment = ProcessInfo.processInfo.environment.filter {
+            $0.key.hasPrefix("CAGENT_") && $0.key != "CAGENT_TOKEN"
+        }
+
+        if let tokenFile {
+            do {
+                try TokenFile.write(token, to: tokenFile)
+            } catch {
+                throw CLIError("cannot write the token file \(tokenFile): \(error)")
+            }
+        }
+        let events: EventsFile?
+        do {
+            events = try eventsFile.map { try EventsFile(path: $0) }
+        } catch {
+            throw CLIError("cannot open the events file \(eventsFile ?? ""): \(error)")
+        }
+
+        let sidecar = EmbeddedSidecar(configuration: configuration, logger: logger)
+        let writer = events.map { file in
+            let stream = sidecar.events()
+            return Task { for await event in stream { file.append(event) } }
+        }
+        let service = SidecarService(
+            sidecar: sidecar, sighupRestart: RestartKind(rawValue: sighupRestart) ?? .cold, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                                 failureTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        var failure: Error?
+        do {
+            try await group.run()
+        } catch {
+            failure = error
+        }
+        sidecar.closeEvents()
+        await writer?.value
+        if let failure {
+            let message = (failure as? SidecarError)?.description ?? "\(failure)"
+            FileHandle.standardError.write(Data("cagent-sidecar: \(message)\n".utf8))
+            if case SidecarError.shutdownTimedOut? = failure as? SidecarError {
+                // The interpreter thread may still be running Python: leave without
+                // running destructors under its feet.
+                fflush(nil)
+                _exit(EXIT_FAILURE)
+            }
+            throw ExitCode.failure
+        }
+    }
+
+    private func makeLogger() -> Logger {
+        var logger = Logger(label: "cagent") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = switch logLevel {
+        case "critical": .critical
+        case "error": .error
+        case "warning": .warning
+        case "debug": .debug
+        case "trace": .trace
+        default: .info
+        }
+        return logger
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

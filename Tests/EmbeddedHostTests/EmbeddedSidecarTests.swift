@@ -1,0 +1,321 @@
+import Bridge
+import Foundation
+import Testing
+@testable import EmbeddedHost
+
+/// The embedded backend in this test process. A process has one CPython runtime, so
+/// these run one at a time; each starts and stops its own sidecar.
+@Suite(.serialized, .timeLimit(.minutes(10)))
+struct EmbeddedSidecarTests {
+    @Test func startServesHealthAndExecuteThenStopsCleanly() async throws {
+        let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration())
+        let recorder = EventRecorder(sidecar.events())
+        try await sidecar.start()
+        #expect(await sidecar.state == .running(generation: 1))
+        let port = try #require(await sidecar.port)
+        #expect(await sidecar.baseURL?.absoluteString == "http://127.0.0.1:\(port)")
+
+        let anonymous = LoopbackHTTP(port: port)
+        let health = try await anonymous.get("/health")
+        #expect(health.status == 200)
+        #expect(health.json?["status"] == "ok")
+        #expect(try await anonymous.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 401)
+
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let input: JSONValue = ["text": "héllo 🌍", "n": 3, "nested": ["a": [1, 2.5, nil, true]]]
+        let answer = try await client.post("/agent/execute", json: ["agent_id": "echo", "input": input])
+        #expect(answer.status == 200)
+        #expect(answer.json?["result"] == input)
+        #expect(answer.json?["agent_id"] == "echo")
+
+        // The service runs in this process: no Python child was started.
+        #expect(childProcesses().isEmpty)
+
+        try await sidecar.stop()
+        #expect(await sidecar.state == .stopped)
+        sidecar.closeEvents()
+        let types = await recorder.types()
+        #expect(types == ["starting", "healthy", "stopping", "stopped"])
+        #expect(await recorder.events().last?.kind == .stopped(clean: true, detail: nil))
+        // The port is released.
+        #expect(await HealthProbe(host: "127.0.0.1", port: port, timeout: .seconds(1)).check().isFailure)
+    }
+
+    @Test func twentyColdRestartsEachServeCorrectTypesWithUvloopAndHttptools() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.eventLoop = "uvloop"
+        configuration.httpProtocol = "httptools"
+        let sidecar = EmbeddedSidecar(configuration: configuration)
+        let recorder = EventRecorder(sidecar.events())
+        try await sidecar.start()
+        let port = try #require(await sidecar.port)
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+
+        var previousCopy: String?
+        var rss: [Int] = [ProcessMemory.residentBytes() ?? 0]
+        for cycle in 1...20 {
+            try await sidecar.restart(.cold)
+            #expect(await sidecar.state == .running(generation: cycle + 1))
+            #expect(await sidecar.port == port, "the port survives a cold restart")
+            let result = try await typedCheck(client, cycle: cycle)
+            let copy = try #require(result["pydantic_core_file"]?.stringValue)
+            #expect(copy.contains("/gen-"), "generation \(cycle + 1) loads pydantic-core from a per-generation copy")
+            if let previousCopy {
+                #expect(!FileManager.default.fileExists(atPath: previousCopy), "the previous generation's copies are removed")
+            }
+            previousCopy = copy
+            rss.append(ProcessMemory.residentBytes() ?? 0)
+        }
+        let growth = zip(rss.dropFirst(), rss).map { Double($0 - $1) / 1_048_576 }
+        print("cold restart RSS per cycle (MB):", growth.map { String(format: "%.1f", $0) }.joined(separator: " "))
+        print(String(format: "cold restart RSS: start %.1f MB, after 20 cycles %.1f MB, mean %.1f MB/cycle",
+                     Double(rss.first!) / 1_048_576, Double(rss.last!) / 1_048_576,
+                     growth.reduce(0, +) / Double(growth.count)))
+        try await sidecar.stop()
+        sidecar.closeEvents()
+        let restarts = await recorder.events().filter { $0.type == "restarting" }
+        #expect(restarts.count == 20)
+        #expect(restarts.allSatisfy { $0.kind == .restarting(kind: .cold, reason: "requested") })
+        #expect(!FileManager.default.fileExists(atPath: (previousCopy! as NSString).deletingLastPathComponent))
+    }
+
+    @Test func warmRestartReimportsTheServiceModules() async throws {
+        let service = try copyOfService()
+        var configuration = Fixtures.configuration()
+        configuration.serviceDirectory = service
+        let sidecar = EmbeddedSidecar(configuration: configuration)
+        let recorder = EventRecorder(sidecar.events())
+        try await sidecar.start()
+        let port = try #require(await sidecar.port)
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let before = try await client.get("/health").json?["version"]?.stringValue
+        #expect(before != nil)
+
+        try setServiceVersion(in: service, to: "9.9.9-warm")
+        try await sidecar.restart(.warm)
+        #expect(await sidecar.state == .running(generation: 1), "a warm restart keeps the interpreter")
+        #expect(try await client.get("/health").json?["version"] == "9.9.9-warm")
+        _ = try await typedCheck(client, cycle: 0)
+        try await sidecar.stop()
+        sidecar.closeEvents()
+        #expect(await recorder.types() == ["starting", "healthy", "restarting", "healthy", "stopping", "stopped"])
+        #expect(await recorder.events()[2].kind == .restarting(kind: .warm, reason: "requested"))
+    }
+
+    @Test func warmRestartWithBrokenCodeKeepsTheRunningService() async throws {
+        let service = try copyOfService()
+        var configuration = Fixtures.configuration()
+        configuration.serviceDirectory = service
+        let sidecar = EmbeddedSidecar(configuration: configuration)
+        let recorder = EventRecorder(sidecar.events())
+        try await sidecar.start()
+        let port = try #require(await sidecar.port)
+        let main = (service as NSString).appendingPathComponent("main.py")
+        try "this is not python(\n".write(toFile: main, atomically: true, encoding: .utf8)
+
+        await #expect(throws: SidecarError.self) { try await sidecar.restart(.warm) }
+        #expect(await sidecar.state == .running(generation: 1))
+        #expect(try await LoopbackHTTP(port: port).get("/health").status == 200, "the previous service keeps serving")
+        try await sidecar.stop()
+        sidecar.closeEvents()
+        let failed = await recorder.events().first { $0.type == "restart_failed" }
+        guard case .restartFailed(.warm, let error)? = failed?.kind else {
+            Issue.record("no restart_failed event: \(await recorder.types())")
+            return
+        }
+        #expect(error.contains("SyntaxError"))
+    }
+
+    @Test func coldRestartIsRefusedNamingTheModuleAndDoneWarm() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.coldRestartUnsafeModules = ["uvicorn"]
+        let sidecar = EmbeddedSidecar(configuration: configuration)
+        let recorder = EventRecorder(sidecar.events())
+        try await sidecar.start()
+        try await sidecar.restart(.cold)
+        #expect(await sidecar.state == .running(generation: 1), "refused: still the first interpreter")
+        let port = try #require(await sidecar.port)
+        #expect(try await LoopbackHTTP(port: port).get("/health").status == 200)
+        try await sidecar.stop()
+        sidecar.closeEvents()
+        let refused = await recorder.events().first { $0.type == "restart_refused" }
+        guard case .restartRefused(let reasons, .warm)? = refused?.kind else {
+            Issue.record("no restart_refused event: \(await recorder.types())")
+            return
+        }
+        #expect(reasons == ["extension module 'uvicorn' does not survive re-initialization"])
+    }
+
+    @Test func coldRestartIsRefusedWhileANonDaemonThreadRuns() async throws {
+        var configuration = Fixtures.configuration()
+        // The stop gives threads 80% of this to end; the worker below outlives that.
+        configuration.shutdownTimeout = .seconds(1)
+        let sidecar = EmbeddedSidecar(configuration: configuration)
+        let recorder = EventRecorder(sidecar.events())
+        try await sidecar.start()
+        let port = try #require(await sidecar.port)
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let started = try await client.post("/agent/execute", json: ["agent_id": "stuck_thread", "input": ["seconds": 4]])
+        #expect(started.status == 200)
+        try await sidecar.restart(.cold)
+        #expect(await sidecar.state == .running(generation: 1), "refused: still the first interpreter")
+        _ = try await typedCheck(client, cycle: 0)
+        // Once the worker has ended, the stop finalizes cleanly.
+        try await Task.sleep(for: .seconds(4))
+        try await sidecar.stop()
+        sidecar.closeEvents()
+        let events = await recorder.events()
+        let refused = events.first { $0.type == "restart_refused" }
+        guard case .restartRefused(let reasons, .warm)? = refused?.kind else {
+            Issue.record("no restart_refused event: \(events.map(\.type))")
+            return
+        }
+        #expect(reasons == ["non-daemon thread 'stuck-worker' is still running"])
+        #expect(events.last?.kind == .stopped(clean: true, detail: nil))
+    }
+
+    @Test func stopWithAStreamOpenEndsItWithAnErrorEvent() async throws {
+        let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration())
+        try await sidecar.start()
+        let port = try #require(await sidecar.port)
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let run = try await client.post("/agent/runs", json: ["agent_id": "slow_stream", "input": ["steps": 10000]])
+        #expect(run.status == 202)
+        let requestID = try #require(run.json?["request_id"]?.stringValue)
+        let stream = try await client.stream("/agent/stream/\(requestID)")
+        #expect(stream.status == 200)
+        #expect(try await stream.next()?.event == "thinking")
+
+        async let stopped: Void = sidecar.stop()
+        var events: [EventStream.Event] = []
+        while let event = try await stream.next() { events.append(event) }
+        try await stopped
+        let last = try #require(events.last)
+        #expect(last.event == "error")
+        #expect(last.json?.at("code") == "shutting_down" || last.json?.at("error.code") == "shutting_down",
+                "the error event says why: \(last.data)")
+        #expect(events.dropLast().allSatisfy { $0.event == "thinking" || $0.event == "keepalive" })
+    }
+
+    @Test func aServiceThatFailsToImportIsAStartErrorWithTheTraceback() async throws {
+        let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration(agents: Fixtures.brokenAgentsDirectory))
+        let recorder = EventRecorder(sidecar.events())
+        do {
+            try await sidecar.start()
+            Issue.record("start succeeded with an agents module that raises on import")
+        } catch let error as SidecarError {
+            guard case .serviceFailedToStart(let detail) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(detail.contains("raises_on_import.py"))
+            #expect(detail.contains("fails at import on purpose"))
+            #expect(detail.contains("Traceback"))
+        }
+        guard case .failed = await sidecar.state else {
+            Issue.record("state \(await sidecar.state)")
+            return
+        }
+        sidecar.closeEvents()
+        #expect(await recorder.types() == ["starting", "failed"])
+
+        // The interpreter was finalized: a corrected service starts in the same process.
+        let next = EmbeddedSidecar(configuration: Fixtures.configuration())
+        try await next.start()
+        try await next.stop()
+    }
+
+    @Test func portInUseIsReportedBeforePythonStarts() async throws {
+        let taken = try ListeningSocket.bind(host: "127.0.0.1", port: 0)
+        var configuration = Fixtures.configuration()
+        configuration.port = taken.port
+        let sidecar = EmbeddedSidecar(configuration: configuration)
+        await #expect(throws: SidecarError.portInUse(host: "127.0.0.1", port: taken.port)) {
+            try await sidecar.start()
+        }
+        #expect(!PythonInterpreter.isInitialized)
+    }
+
+    @Test func aMissingRuntimeIsAClearError() async throws {
+        var configuration = Fixtures.configuration()
+        configuration.pythonHome = "/nonexistent/runtime"
+        let sidecar = EmbeddedSidecar(configuration: configuration)
+        await #expect(throws: SidecarError.runtimeInvalid(path: "/nonexistent/runtime", reason: "no such directory")) {
+            try await sidecar.start()
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Calls the `typed` agent and checks every answer a broken generation gets wrong.
+    @discardableResult
+    private func typedCheck(_ client: LoopbackHTTP, cycle: Int) async throws -> JSONValue {
+        let id = UUID().uuidString.lowercased()
+        let input: JSONValue = [
+            "id": .string(id), "at": "2026-11-24T18:46:00+00:00", "amount": "12345.6789", "tags": ["a", "ü"],
+        ]
+        let response = try await client.post("/agent/execute", json: ["agent_id": "typed", "input": input])
+        #expect(response.status == 200, "cycle \(cycle): \(String(decoding: response.body, as: UTF8.self))")
+        let result = try #require(response.json?["result"])
+        #expect(result["uuid_is_uuid"] == true, "cycle \(cycle)")
+        #expect(result["datetime_is_datetime"] == true, "cycle \(cycle)")
+        #expect(result["decimal_is_decimal"] == true, "cycle \(cycle)")
+        #expect(result["equal_after_json_round_trip"] == true, "cycle \(cycle)")
+        #expect(result.at("reading.id") == .string(id), "cycle \(cycle)")
+        #expect(result.at("reading.amount") == "12345.6789", "cycle \(cycle)")
+        #expect(result.at("reading.at")?.stringValue?.hasPrefix("2026-11-24T18:46:00") == true, "cycle \(cycle)")
+        #expect(result["httptools_url"] == "/probe?x=1", "cycle \(cycle)")
+        #expect(result["httptools_host"] == "example", "cycle \(cycle)")
+        if client.port > 0, let loop = result["loop"]?.stringValue, cycle > 0 {
+            #expect(loop == "uvloop.Loop" || loop.hasPrefix("asyncio"), "cycle \(cycle): \(loop)")
+        }
+        return result
+    }
+
+    private func copyOfService() throws -> String {
+        let directory = try Fixtures.temporaryDirectory()
+        let service = (directory as NSString).appendingPathComponent("python")
+        try FileManager.default.copyItem(atPath: (Fixtures.projectRoot as NSString).appendingPathComponent("python"), toPath: service)
+        return service
+    }
+
+    private func setServiceVersion(in service: String, to version: String) throws {
+        let path = (service as NSString).appendingPathComponent("service/__init__.py")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("VERSION") ? "VERSION = \"\(version)\"" : String(line)
+        }
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
+
+/// Collects a sidecar's events for later assertions.
+actor EventRecorder {
+    private var collected: [SidecarEvent] = []
+
+    init(_ stream: AsyncStream<SidecarEvent>) {
+        let box = self
+        Task { await box.consume(stream) }
+    }
+
+    private func consume(_ stream: AsyncStream<SidecarEvent>) async {
+        for await event in stream { collected.append(event) }
+        finished = true
+    }
+
+    private var finished = false
+
+    /// Every event, once the stream has ended (call after `closeEvents()`).
+    func events() async -> [SidecarEvent] {
+        while !finished { try? await Task.sleep(for: .milliseconds(5)) }
+        return collected
+    }
+
+    func types() async -> [String] { await events().map(\.type) }
+}
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { true } else { false }
+    }
+}
