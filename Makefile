@@ -44,9 +44,17 @@ test: test-python test-swift
 test-python: setup
 	cd python && ../$(VENV_PY) -m pytest -q
 
+# One CPython runtime per process: the Bridge tests keep one interpreter alive while
+# the host tests initialize and finalize their own, so each target runs in a process
+# of its own.
+SWIFT_TEST_TARGETS := BridgeTests EmbeddedHostTests
+
 test-swift: build
 	swift build --build-tests $(SWIFT_FLAGS)
-	swift test --skip-build $(SWIFT_FLAGS)
+	@for target in $(SWIFT_TEST_TARGETS); do \
+		echo "swift test: $$target"; \
+		swift test --skip-build $(SWIFT_FLAGS) --filter "^$$target\." || exit 1; \
+	done
 
 bench: build
 	swift run $(SWIFT_FLAGS) -c release cagent-sidecar bench
