@@ -11,6 +11,9 @@ public enum SidecarError: Error, Sendable, Equatable, CustomStringConvertible {
     case restartFailed(String)
     case interpreterUnavailable(String)
     case serviceStopped(String)
+    /// The service stopped, but `Py_FinalizeEx` was skipped: it would have waited forever
+    /// for these threads. No new embedded interpreter can start in this process.
+    case interpreterNotFinalized(threads: [String])
 
     public var description: String {
         switch self {
@@ -33,6 +36,9 @@ public enum SidecarError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the sidecar is not running (state: \(state))"
         case .restartFailed(let detail):
             return "restart failed: \(detail)"
+        case .interpreterNotFinalized(let threads):
+            return "the service stopped, but the interpreter could not be finalized: non-daemon Python threads "
+                + "still running after the shutdown timeout: \(threads.joined(separator: ", "))"
         case .serviceStopped(let detail):
             return "the service stopped unexpectedly: \(detail)"
         case .interpreterUnavailable(let detail):

@@ -121,13 +121,15 @@ struct RunCommand: AsyncParsableCommand {
         if let failure {
             let message = (failure as? SidecarError)?.description ?? "\(failure)"
             FileHandle.standardError.write(Data("cagent-sidecar: \(message)\n".utf8))
-            if case SidecarError.shutdownTimedOut? = failure as? SidecarError {
+            switch failure as? SidecarError {
+            case .shutdownTimedOut?, .interpreterNotFinalized?:
                 // The interpreter thread may still be running Python: leave without
                 // running destructors under its feet.
                 fflush(nil)
                 _exit(EXIT_FAILURE)
+            default:
+                throw ExitCode.failure
             }
-            throw ExitCode.failure
         }
     }
 

@@ -191,6 +191,7 @@ public actor EmbeddedSidecar: Sidecar {
             publish(.stopped(clean: true, detail: nil))
         case .finalizeSkipped(let threads, _):
             publish(.stopped(clean: false, detail: "interpreter not finalized: non-daemon threads still running: \(threads.joined(separator: ", "))"))
+            throw SidecarError.interpreterNotFinalized(threads: threads)
         case .failed(let error):
             publish(.stopped(clean: false, detail: error))
         }

@@ -1,0 +1,144 @@
+import Bridge
+import Foundation
+import Testing
+@testable import EmbeddedHost
+
+/// `cagent-sidecar run` as a child process: output, signals, exit statuses, files.
+@Suite(.serialized, .timeLimit(.minutes(10)))
+struct CLITests {
+    @Test func printsWhereItListensServesAndStopsOnSIGTERMWithStatus0() async throws {
+        let directory = try Fixtures.temporaryDirectory()
+        let tokenFile = (directory as NSString).appendingPathComponent("token")
+        let eventsFile = (directory as NSString).appendingPathComponent("events.jsonl")
+        let cli = try CLIProcess(["run", "--port", "0", "--token-file", tokenFile, "--events-file", eventsFile])
+        let port = try await cli.waitUntilListening()
+        #expect(cli.stdout == "listening on http://127.0.0.1:\(port)\n", "stdout carries exactly one line")
+
+        let attributes = try FileManager.default.attributesOfItem(atPath: tokenFile)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.count >= 40)
+        let echo = try await LoopbackHTTP(port: port, token: token).post("/agent/execute", json: ["agent_id": "echo", "input": ["x": 1]])
+        #expect(echo.status == 200)
+        #expect(echo.json?.at("result.x") == 1)
+        #expect(try await LoopbackHTTP(port: port, token: "wrong").post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 401)
+        #expect(childProcesses(of: cli.pid).isEmpty, "the service runs inside the host process")
+
+        cli.signal(SIGTERM)
+        let exit = try await cli.waitForExit()
+        #expect(exit.status == 0, "stderr: \(exit.stderr)")
+        let events = try readEvents(eventsFile)
+        #expect(events.compactMap { $0["type"] as? String } == ["starting", "healthy", "stopping", "stopped"])
+        #expect(events.allSatisfy { $0["ts"] is Double })
+        #expect(events.last?["clean"] as? Bool == true)
+    }
+
+    @Test func sigintStopsGracefullyToo() async throws {
+        let cli = try CLIProcess(["run", "--port", "0"])
+        _ = try await cli.waitUntilListening()
+        cli.signal(SIGINT)
+        let exit = try await cli.waitForExit()
+        #expect(exit.status == 0, "stderr: \(exit.stderr)")
+        #expect(!exit.stderr.contains("KeyboardInterrupt"))
+    }
+
+    @Test(arguments: ["cold", "warm"])
+    func sighupRestartsTheService(kind: String) async throws {
+        let directory = try Fixtures.temporaryDirectory()
+        let eventsFile = (directory as NSString).appendingPathComponent("events.jsonl")
+        let cli = try CLIProcess(
+            ["run", "--port", "0", "--events-file", eventsFile, "--sighup-restart", kind],
+            environment: ["CAGENT_TOKEN": "test-token-\(kind)", "CAGENT_AGENTS_DIR": Fixtures.agentsDirectory])
+        let port = try await cli.waitUntilListening()
+        cli.signal(SIGHUP)
+        try await waitForEvents(eventsFile, count: 4)
+        let client = LoopbackHTTP(port: port, token: "test-token-\(kind)")
+        let typed = try await client.post("/agent/execute", json: [
+            "agent_id": "typed",
+            "input": ["id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", "at": "2026-01-02T03:04:05Z", "amount": "1.5", "tags": []],
+        ])
+        #expect(typed.status == 200)
+        #expect(typed.json?.at("result.uuid_is_uuid") == true)
+        cli.signal(SIGTERM)
+        #expect(try await cli.waitForExit().status == 0)
+        let events = try readEvents(eventsFile)
+        #expect(events.compactMap { $0["type"] as? String } == ["starting", "healthy", "restarting", "healthy", "stopping", "stopped"])
+        #expect(events[2]["kind"] as? String == kind)
+        #expect(events[3]["generation"] as? Int == (kind == "cold" ? 2 : 1))
+    }
+
+    @Test func aPortInUseIsAClearErrorAndNonZeroExit() async throws {
+        let taken = try ListeningSocket.bind(host: "127.0.0.1", port: 0)
+        let cli = try CLIProcess(["run", "--port", String(taken.port)])
+        let exit = try await cli.waitForExit()
+        #expect(exit.status != 0)
+        #expect(exit.stdout.isEmpty)
+        #expect(exit.stderr.contains("port \(taken.port) on 127.0.0.1 is already in use"))
+    }
+
+    @Test func noRuntimeFoundSaysHowToCreateOne() async throws {
+        // The executable copied where no project is above it, run from an empty folder.
+        let directory = try Fixtures.temporaryDirectory()
+        let executable = (directory as NSString).appendingPathComponent("cagent-sidecar")
+        try FileManager.default.copyItem(atPath: Fixtures.executable, toPath: executable)
+        let cli = try CLIProcess(["run", "--port", "0"], workingDirectory: directory, executable: executable)
+        let exit = try await cli.waitForExit()
+        #expect(exit.status != 0)
+        #expect(exit.stderr.contains("no Python runtime found"))
+        #expect(exit.stderr.contains("make setup"))
+    }
+
+    @Test func aServiceThatFailsToImportExitsNonZeroWithTheTraceback() async throws {
+        let cli = try CLIProcess(["run", "--port", "0"], environment: ["CAGENT_AGENTS_DIR": Fixtures.brokenAgentsDirectory])
+        let exit = try await cli.waitForExit()
+        #expect(exit.status != 0)
+        #expect(exit.stdout.isEmpty)
+        #expect(exit.stderr.contains("the service failed to start"))
+        #expect(exit.stderr.contains("raises_on_import.py"))
+        #expect(exit.stderr.contains("Traceback"))
+    }
+
+    @Test func aStartTimeoutIsReportedNotHung() async throws {
+        let cli = try CLIProcess(["run", "--port", "0", "--start-timeout", "0.05"])
+        let exit = try await cli.waitForExit()
+        #expect(exit.status != 0)
+        #expect(exit.stderr.contains("within 0.05 s"))
+    }
+
+    @Test func aStuckNonDaemonThreadDoesNotHangTheStop() async throws {
+        let cli = try CLIProcess(
+            ["run", "--port", "0", "--shutdown-timeout", "2"],
+            environment: ["CAGENT_TOKEN": "t", "CAGENT_AGENTS_DIR": Fixtures.agentsDirectory])
+        let port = try await cli.waitUntilListening()
+        let started = try await LoopbackHTTP(port: port, token: "t").post("/agent/execute", json: ["agent_id": "stuck_thread", "input": ["seconds": 3600]])
+        #expect(started.status == 200)
+        let begin = ContinuousClock.now
+        cli.signal(SIGTERM)
+        let exit = try await cli.waitForExit(timeout: .seconds(20))
+        #expect(ContinuousClock.now - begin < .seconds(10), "Py_FinalizeEx would wait for the thread forever")
+        #expect(exit.status != 0, "the interpreter could not be finalized: not a clean stop")
+        #expect(exit.stderr.contains("stuck-worker"))
+    }
+
+    @Test(arguments: [
+        (["run", "--port", "70000"], "--port must be between 0 and 65535"),
+        (["run", "--log-level", "loud"], "--log-level must be one of"),
+        (["run", "--sighup-restart", "respawn"], "--sighup-restart must be cold or warm"),
+        (["run", "--shutdown-timeout", "0"], "--shutdown-timeout must be a positive number"),
+        (["run", "--loop", "trio"], "--loop must be auto, asyncio or uvloop"),
+    ])
+    func invalidFlagsAreRejectedClearly(arguments: [String], message: String) async throws {
+        let exit = try await CLIProcess(arguments).waitForExit()
+        #expect(exit.status != 0)
+        #expect(exit.stderr.contains(message), "stderr: \(exit.stderr)")
+    }
+
+    private func waitForEvents(_ path: String, count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let events = try? readEvents(path), events.count >= count { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw LoopbackHTTP.Failure(description: "fewer than \(count) events in \(path)")
+    }
+}

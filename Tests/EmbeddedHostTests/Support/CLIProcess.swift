@@ -1,0 +1,105 @@
+import EmbeddedHost
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cagent-sidecar` run as a child process, for what needs a process of its own:
+/// signals, exit statuses, stdout.
+final class CLIProcess: Sendable {
+    struct Exit: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    private let process: Process
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private let output = Output()
+
+    private final class Output: Sendable {
+        let state = Mutex<(stdout: Data, stderr: Data)>((Data(), Data()))
+        func withLock<T: Sendable>(_ body: (inout sending (stdout: Data, stderr: Data)) -> sending T) -> T {
+            state.withLock(body)
+        }
+    }
+
+    init(_ arguments: [String], environment: [String: String] = [:], workingDirectory: String? = nil,
+         executable: String = Fixtures.executable) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAGENT_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        stdoutPipe.fileHandleForReading.readabilityHandler = { [output] handle in
+            let data = handle.availableData
+            output.withLock { $0.stdout.append(data) }
+        }
+        stderrPipe.fileHandleForReading.readabilityHandler = { [output] handle in
+            let data = handle.availableData
+            output.withLock { $0.stderr.append(data) }
+        }
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var stdout: String { output.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
+    var stderr: String { output.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
+
+    /// The port from `listening on http://127.0.0.1:PORT`, once printed.
+    func waitUntilListening(timeout: Duration = .seconds(60)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
+               let port = line.split(separator: ":").last.flatMap({ Int($0) }) {
+                return port
+            }
+            if !process.isRunning {
+                throw LoopbackHTTP.Failure(description: "exited with \(process.terminationStatus) before listening; stderr:\n\(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw LoopbackHTTP.Failure(description: "no `listening on` within \(timeout); stderr:\n\(stderr)")
+    }
+
+    func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits for the exit; kills the process and fails after `timeout`.
+    func waitForExit(timeout: Duration = .seconds(30)) async throws -> Exit {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now >= deadline {
+                kill(process.processIdentifier, SIGKILL)
+                throw LoopbackHTTP.Failure(description: "still running after \(timeout); stderr:\n\(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+        stderrPipe.fileHandleForReading.readabilityHandler = nil
+        let rest = (stdoutPipe.fileHandleForReading.readDataToEndOfFile(), stderrPipe.fileHandleForReading.readDataToEndOfFile())
+        output.withLock { $0.stdout.append(rest.0); $0.stderr.append(rest.1) }
+        return Exit(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// The events file's lines as JSON objects.
+func readEvents(_ path: String) throws -> [[String: Any]] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    return try text.split(separator: "\n").map { line in
+        try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+    }
+}
