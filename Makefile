@@ -41,8 +41,10 @@ run: build
 
 test: test-python test-swift
 
+# The service's tests, then the host's Python half (cagent_host).
 test-python: setup
 	cd python && ../$(VENV_PY) -m pytest -q
+	$(VENV_PY) -m pytest -q Tests/host_python
 
 # One CPython runtime per process: the Bridge tests keep one interpreter alive while
 # the host tests initialize and finalize their own, so each target runs in a process

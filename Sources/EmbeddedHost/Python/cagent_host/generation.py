@@ -88,5 +88,6 @@ def unsafe_loaded_modules(extra_unsafe: Sequence[str] = ()) -> list[str]:
 
 
 def live_non_daemon_threads() -> list[threading.Thread]:
-    main = threading.main_thread()
-    return [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]
+    """Threads ``Py_FinalizeEx`` would wait for (not the one finalizing, nor the main one)."""
+    exempt = (threading.main_thread(), threading.current_thread())
+    return [t for t in threading.enumerate() if t not in exempt and not t.daemon and t.is_alive()]

@@ -1,0 +1,169 @@
+"""cagent_host.runner driven as the Swift host drives it: from another thread."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cagent_host import runner
+from cagent_host.server import purge_service_modules
+
+APP = """
+from fastapi import FastAPI
+import helper
+app = FastAPI()
+
+@app.get("/health")
+async def health():
+    return {"status": "ok", "version": helper.VERSION}
+"""
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Path:
+    (tmp_path / "main.py").write_text(APP)
+    (tmp_path / "helper.py").write_text('VERSION = "1"\n')
+    return tmp_path
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield sock
+    sock.close()
+
+
+class Host:
+    """What the Swift host does: run() on one thread, commands from another."""
+
+    def __init__(self, service: Path, listener: socket.socket, **extra: Any) -> None:
+        self.port = listener.getsockname()[1]
+        self.notes: list[tuple[str, Any]] = []
+        self.controller: runner.Controller | None = None
+        self.serving = threading.Semaphore(0)
+        options = {
+            "server": {
+                "service_dir": str(service),
+                "app": "main:app",
+                "listen_fd": listener.fileno(),
+                "log_level": "warning",
+                "loop": "asyncio",
+                "http": "h11",
+                "shutdown_timeout_s": 2.0,
+            },
+            **extra,
+        }
+        self.result: str | None = None
+        self.thread = threading.Thread(target=self._run, args=(json.dumps(options),))
+        self.thread.start()
+
+    def _run(self, options: str) -> None:
+        try:
+            self.result = runner.run(options, self._notify)
+        finally:
+            for name in [n for n in sys.modules if n in ("main", "helper")]:
+                del sys.modules[name]
+
+    def _notify(self, kind: str, payload: Any) -> None:
+        if kind == "controller":
+            self.controller = payload
+            return
+        self.notes.append((kind, payload))
+        if kind == "serving":
+            self.serving.release()
+
+    def wait_serving(self) -> None:
+        assert self.serving.acquire(timeout=30), self.notes
+
+    def get(self, path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:
+            return json.loads(response.read())
+
+    def request(self, command: str) -> None:
+        assert self.controller is not None
+        self.controller.request(command)
+
+    def finish(self) -> str | None:
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+        return self.result
+
+
+def test_serves_warm_restarts_with_new_code_and_stops(service: Path, listener: socket.socket) -> None:
+    host = Host(service, listener)
+    host.wait_serving()
+    assert host.get("/health") == {"status": "ok", "version": "1"}
+    (service / "helper.py").write_text('VERSION = "2"\n')
+    host.request("warm")
+    host.wait_serving()
+    assert host.get("/health")["version"] == "2"
+    host.request("stop")
+    assert host.finish() == "stop"
+    assert host.notes == [("serving", {"generation": 1, "restart": None}), ("serving", {"generation": 1, "restart": "warm"})]
+
+
+def test_a_broken_reload_keeps_the_running_service(service: Path, listener: socket.socket) -> None:
+    host = Host(service, listener)
+    host.wait_serving()
+    (service / "helper.py").write_text("VERSION = (\n")
+    host.request("warm")
+    deadline = time.monotonic() + 10
+    while not any(kind == "warm_restart_failed" for kind, _ in host.notes) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert host.get("/health")["version"] == "1"
+    failure = next(payload for kind, payload in host.notes if kind == "warm_restart_failed")
+    assert failure["error"].startswith("SyntaxError")
+    host.request("stop")
+    assert host.finish() == "stop"
+
+
+def test_cold_is_refused_for_an_unsafe_module_and_done_warm(service: Path, listener: socket.socket) -> None:
+    host = Host(service, listener, extra_unsafe=["h11"])
+    host.wait_serving()
+    host.request("cold")
+    host.wait_serving()
+    assert ("cold_restart_refused", {"reasons": ["extension module 'h11' does not survive re-initialization"]}) in host.notes
+    host.request("cold")  # h11 still loaded: refused again, never "cold"
+    host.wait_serving()
+    host.request("stop")
+    assert host.finish() == "stop"
+
+
+def test_cold_returns_to_the_host(service: Path, listener: socket.socket) -> None:
+    host = Host(service, listener)
+    host.wait_serving()
+    host.request("cold")
+    assert host.finish() == "cold"
+
+
+def test_unknown_commands_are_refused(service: Path, listener: socket.socket) -> None:
+    host = Host(service, listener)
+    host.wait_serving()
+    with pytest.raises(ValueError, match="unknown command 'reboot'"):
+        host.request("reboot")
+    host.request("stop")
+    assert host.finish() == "stop"
+
+
+def test_purge_forgets_only_the_service_modules(service: Path) -> None:
+    sys.path.insert(0, str(service))
+    try:
+        import helper  # noqa: F401
+
+        assert "helper" in sys.modules
+        assert purge_service_modules(str(service)) == ["helper"]
+        assert "helper" not in sys.modules
+        assert "json" in sys.modules
+    finally:
+        sys.path.remove(str(service))
