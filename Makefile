@@ -6,7 +6,7 @@ VENV        := .venv
 VENV_PY     := $(VENV)/bin/python
 STAMP       := $(VENV)/.requirements-installed
 SWIFT_FLAGS ?=
-RUN_ARGS    ?=
+RUN_ARGS    ?= --token-file .cagent-token
 
 .PHONY: all setup system build run test test-swift test-python bench clean
 
