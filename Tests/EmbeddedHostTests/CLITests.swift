@@ -22,7 +22,7 @@ struct CLITests {
         #expect(echo.status == 200)
         #expect(echo.json?.at("result.x") == 1)
         #expect(try await LoopbackHTTP(port: port, token: "wrong").post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 401)
-        #expect(childProcesses(of: cli.pid).isEmpty, "the service runs inside the host process")
+        #expect(childProcesses(of: cli.pid).isEmpty, "the service runs inside the host process: no child at all")
 
         cli.signal(SIGTERM)
         let exit = try await cli.waitForExit()

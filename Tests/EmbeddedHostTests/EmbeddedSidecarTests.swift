@@ -28,8 +28,9 @@ struct EmbeddedSidecarTests {
         #expect(answer.json?["result"] == input)
         #expect(answer.json?["agent_id"] == "echo")
 
-        // The service runs in this process: no Python child was started.
-        #expect(childProcesses().isEmpty)
+        // The service runs in this process: no Python child was started (the CLI tests
+        // running beside this suite start cagent-sidecar children, not Python ones).
+        #expect(childProcesses().filter { $0.contains("python") }.isEmpty)
 
         try await sidecar.stop()
         #expect(await sidecar.state == .stopped)
