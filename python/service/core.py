@@ -25,7 +25,7 @@ from service.errors import (
     UnknownAgent,
     UnknownRun,
 )
-from service.models import RESERVED, AgentInfo, ExecuteResult, RunEvent
+from service.models import RESERVED, AgentInfo, ExecuteResult
 from service.runs import Run, Subscription
 
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ class AgentService:
         self._live: dict[asyncio.Task[None], Run] = {}
         self._subscriptions: set[Subscription] = set()
         self._closing = False
+        #: How long shutdown() waits for cancelled runs (tests shorten it).
+        self.shutdown_grace_s = SHUTDOWN_GRACE_S
         self._shutdown_task: asyncio.Task[None] | None = None
 
     # -- what there is -----------------------------------------------------------
@@ -100,7 +102,8 @@ class AgentService:
         run = self._launch(agent_id, input, context, timeout_s, request_id)
         assert run.task is not None
         try:
-            await asyncio.shield(run.task)
+            # The end event, not the task: shutdown ends a run that ignores cancellation.
+            await run.ended.wait()
         except asyncio.CancelledError:
             run.task.cancel()
             raise
@@ -260,7 +263,7 @@ class AgentService:
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         if tasks:
-            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+            _, stuck = await asyncio.wait(tasks, timeout=self.shutdown_grace_s)
             for task in stuck:
                 run = self._live.get(task)
                 if run is not None:

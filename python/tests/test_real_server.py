@@ -9,7 +9,6 @@ from typing import Any, AsyncIterator, Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from service import AgentService
 from service_support import AUTH, TOKEN, Event, RealServer, fault_agents, make_app, sse_events, wait_until

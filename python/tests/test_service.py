@@ -211,3 +211,24 @@ async def test_shutdown_closes_the_toolsets() -> None:
     service = create_app(make_settings(), toolsets=Tools()).state.service  # type: ignore[arg-type]
     await asyncio.gather(service.shutdown(), service.shutdown())
     assert closed == [True]
+
+
+async def test_shutdown_does_not_hang_on_a_run_that_ignores_cancellation(service: AgentService) -> None:
+    service.shutdown_grace_s = 0.05
+    request_id = service.start_run("stubborn", {"gate": "stubborn"})
+    execute = asyncio.ensure_future(service.execute("stubborn", {"gate": "stubborn"}))
+    try:
+        await wait_until(lambda: service.task_count == 2)
+        subscription = service.subscribe(request_id)
+        assert (await subscription.get()) is not None
+        await service.shutdown()
+        events = [event async for event in subscription]
+        assert [(e.type, e.data["code"]) for e in events] == [("error", "shutting_down")]
+        with pytest.raises(ShuttingDown):
+            await execute
+        # The stubborn tasks are still counted until they really end.
+        assert service.task_count == 2
+    finally:
+        # Else the loop could not close: these tasks swallow its cancellation too.
+        fault_agents().open_gate("stubborn")
+    await wait_until(lambda: service.task_count == 0)

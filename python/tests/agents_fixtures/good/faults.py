@@ -92,3 +92,21 @@ class EmitsResult(Agent):
     async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
         await emit("result", {"fake": True})
         return {}
+
+
+class Stubborn(Agent):
+    id = "stubborn"
+    description = "Ignores cancellation until gate input.gate opens."
+
+    async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        event = gate(input["gate"])
+        try:
+            await emit("thinking", {"text": "not stopping"})
+        except asyncio.CancelledError:
+            pass
+        while not event.is_set():
+            try:
+                await event.wait()
+            except asyncio.CancelledError:
+                pass
+        return {"late": True}
