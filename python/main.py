@@ -90,3 +90,10 @@ def create_app(settings: Settings | None = None, *, toolsets: "Toolsets | None" 
 
 
 app = create_app()
+
+
+if __name__ == "__main__":
+    # `python main.py`: host and port from the settings (uvicorn's CLI uses its own flags).
+    import uvicorn
+
+    uvicorn.run(app, host=app.state.settings.host, port=app.state.settings.port, log_level=app.state.settings.log_level)
