@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from agents.base import Agent
+from agents.schema import InvalidSchema, check_schema
 
 #: Modules of this package that define the built-in agents.
 BUILTIN_MODULES = ("agents.echo", "agents.tools", "agents.chat")
@@ -80,6 +81,10 @@ def _collect(module: ModuleType, path: Path, found: dict[str, type[Agent]]) -> N
         agent_id = getattr(cls, "id", None)
         if not isinstance(agent_id, str) or not _AGENT_ID.match(agent_id):
             raise AgentLoadError(f"{path}: agent class {cls.__name__} needs an id matching {_AGENT_ID.pattern}")
+        try:
+            check_schema(cls.input_schema)
+        except InvalidSchema as error:
+            raise AgentLoadError(f"{path}: agent {agent_id!r} has an invalid input_schema: {error}") from None
         other = found.get(agent_id)
         if other is not None and other is not cls:
             raise AgentLoadError(

@@ -27,6 +27,7 @@ from service.errors import (
 )
 from service.models import RESERVED, AgentInfo, ExecuteResult
 from service.runs import Run, Subscription
+from agents.schema import input_errors
 
 if TYPE_CHECKING:
     from config import Settings
@@ -171,6 +172,9 @@ class AgentService:
             raise UnknownAgent(f"no agent {agent_id!r}", agent_id=agent_id)
         if not isinstance(input, dict):
             raise InvalidRequest("input must be an object")
+        problems = input_errors(cls.input_schema, input)
+        if problems:
+            raise InvalidRequest(f"input does not match the schema of agent {agent_id!r}", errors=problems)
         if context is not None and not isinstance(context, dict):
             raise InvalidRequest("context must be an object")
         if timeout_s is not None and not timeout_s > 0:
