@@ -143,6 +143,21 @@ class AgentService:
             raise UnknownRun(f"no run {request_id!r}", request_id=request_id)
         return Subscription(self, run, run.position(last_event_id))
 
+    def cancel(self, request_id: str) -> bool:
+        """Cancel a started run: it ends with an ``error`` event ``cancelled``. False when
+        it had already ended. For callers that own the run (an in-process caller whose
+        own task was cancelled); an HTTP client that disconnects cancels nothing.
+
+        Raises UnknownRun.
+        """
+        run = self._runs.get(request_id)
+        if run is None:
+            raise UnknownRun(f"no run {request_id!r}", request_id=request_id)
+        if run.done or run.task is None:
+            return False
+        run.task.cancel()
+        return True
+
     async def shutdown(self) -> None:
         """Stop accepting runs, end running ones with ``shutting_down``, close MCP
         sessions. Idempotent: later calls wait for the first one to finish."""

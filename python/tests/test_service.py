@@ -232,3 +232,19 @@ async def test_shutdown_does_not_hang_on_a_run_that_ignores_cancellation(service
         # Else the loop could not close: these tasks swallow its cancellation too.
         fault_agents().open_gate("stubborn")
     await wait_until(lambda: service.task_count == 0)
+
+
+
+async def test_cancel_ends_a_started_run_with_a_cancelled_error(service: AgentService) -> None:
+    request_id = service.start_run("sleeps", {"seconds": 60})
+    await asyncio.sleep(0)
+    assert service.cancel(request_id) is True
+    events = await collect(service, request_id)
+    assert events[-1].type == "error"
+    assert events[-1].data["code"] == "cancelled"
+    await wait_until(lambda: service.task_count == 0)
+    finished = service.start_run("echo", {})
+    await wait_until(lambda: service.task_count == 0)
+    assert service.cancel(finished) is False  # ended, not yet read: nothing to cancel
+    with pytest.raises(UnknownRun):
+        service.cancel("no-such-run")
