@@ -1,0 +1,79 @@
+"""Agent calls from Swift without HTTP.
+
+The host submits a coroutine to the service's loop from any thread (GIL held
+briefly) and gets the outcome through ``deliver(kind, payload)``, a Swift callback
+called on the loop thread. Same service, same agents, same event and error shapes
+as the HTTP API; no socket, no JSON text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger("cagent.host")
+
+#: ``deliver(kind, payload)``: "result" (execute's {result, execution_time, agent_id}),
+#: "event" ({id, type, data}: stream's events, the last one terminal) or "error"
+#: ({code, message, status, ...}: the call could not run or failed).
+Deliver = Callable[[str, dict[str, Any]], None]
+
+
+class DirectCalls:
+    def __init__(self, loop: asyncio.AbstractEventLoop, app: Callable[[], Any]) -> None:
+        self._loop = loop
+        self._app = app
+
+    def execute(
+        self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver
+    ) -> concurrent.futures.Future[None]:
+        """Run to the end; cancelling the returned future cancels the run. Thread-safe."""
+        return asyncio.run_coroutine_threadsafe(self._execute(agent_id, input, context, timeout_s, deliver), self._loop)
+
+    def stream(
+        self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver
+    ) -> concurrent.futures.Future[None]:
+        """Every event of a new run; cancelling the returned future cancels the run. Thread-safe."""
+        return asyncio.run_coroutine_threadsafe(self._stream(agent_id, input, context, timeout_s, deliver), self._loop)
+
+    async def _execute(self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver) -> None:
+        try:
+            outcome = await self._service().execute(agent_id, input, context, timeout_s)
+        except asyncio.CancelledError:
+            raise  # the caller cancelled: it expects nothing more
+        except BaseException as error:  # noqa: BLE001 - every failure is the caller's answer
+            deliver("error", _error(error))
+        else:
+            deliver("result", outcome.model_dump())
+
+    async def _stream(self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver) -> None:
+        service = self._service()
+        try:
+            request_id = service.start_run(agent_id, input, context, timeout_s)
+            subscription = service.subscribe(request_id)
+        except BaseException as error:  # noqa: BLE001
+            deliver("error", _error(error))
+            return
+        try:
+            async for event in subscription:
+                deliver("event", event.model_dump())
+        except asyncio.CancelledError:
+            service.cancel(request_id)  # the caller owns this run
+            raise
+        finally:
+            await subscription.aclose()
+
+    def _service(self) -> Any:
+        return self._app().state.service
+
+
+def _error(error: BaseException) -> dict[str, Any]:
+    to_dict = getattr(error, "to_dict", None)
+    status = getattr(error, "status", None)
+    if callable(to_dict) and isinstance(status, int):
+        return {**to_dict(), "status": status}
+    logger.error("direct call failed", exc_info=error)
+    return {"code": "internal_error", "message": f"{type(error).__name__}: {error}", "status": 500}

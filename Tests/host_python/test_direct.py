@@ -1,0 +1,110 @@
+"""cagent_host.direct against the real service on a loop in another thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cagent_host.direct import DirectCalls
+from cagent_host.server import purge_service_modules
+
+SERVICE = Path(__file__).resolve().parents[2] / "python"
+FIXTURE_AGENTS = Path(__file__).resolve().parents[1] / "EmbeddedHostTests" / "Fixtures" / "agents"
+
+
+@pytest.fixture
+def calls() -> Iterator[tuple[DirectCalls, Any]]:
+    sys.path.insert(0, str(SERVICE))
+    from config import Settings
+    from main import create_app
+
+    app = create_app(Settings(token="t", agents_dir=FIXTURE_AGENTS))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield DirectCalls(loop, lambda: app), app
+    asyncio.run_coroutine_threadsafe(app.state.service.shutdown(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+    sys.path.remove(str(SERVICE))
+    purge_service_modules(str(SERVICE))
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict[str, Any]]] = []
+        self.done = threading.Event()
+
+    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        self.items.append((kind, payload))
+        if kind in ("result", "error") or (kind == "event" and payload["type"] in ("result", "error")):
+            self.done.set()
+
+
+def test_execute_delivers_the_result(calls: tuple[DirectCalls, Any]) -> None:
+    direct, _ = calls
+    inbox = Inbox()
+    direct.execute("echo", {"a": [1, "ü"]}, None, None, inbox).result(10)
+    assert inbox.items[0][0] == "result"
+    assert inbox.items[0][1]["result"] == {"a": [1, "ü"]}
+    assert inbox.items[0][1]["agent_id"] == "echo"
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "input", "code", "status"),
+    [("nope", {}, "unknown_agent", 404), ("echo", [], "invalid_request", 422)],
+)
+def test_execute_errors_have_the_http_codes(calls: tuple[DirectCalls, Any], agent_id: str, input: Any, code: str, status: int) -> None:
+    direct, _ = calls
+    inbox = Inbox()
+    direct.execute(agent_id, input, None, None, inbox).result(10)
+    kind, payload = inbox.items[0]
+    assert (kind, payload["code"], payload["status"]) == ("error", code, status)
+
+
+def test_stream_delivers_every_event_then_the_result(calls: tuple[DirectCalls, Any]) -> None:
+    direct, _ = calls
+    inbox = Inbox()
+    direct.stream("slow_stream", {"steps": 3, "interval": 0}, None, None, inbox).result(10)
+    types = [payload["type"] for kind, payload in inbox.items]
+    assert types == ["thinking", "thinking", "thinking", "result"]
+    assert [payload["id"] for _, payload in inbox.items] == ["0", "1", "2", "3"]
+
+
+def test_cancelling_a_stream_cancels_the_run(calls: tuple[DirectCalls, Any]) -> None:
+    direct, app = calls
+    inbox = Inbox()
+    future = direct.stream("slow_stream", {"steps": 100000, "interval": 0.01}, None, None, inbox)
+    while not inbox.items:
+        threading.Event().wait(0.01)
+    future.cancel()
+    deadline = threading.Event()
+    for _ in range(500):
+        if app.state.service.task_count == 0:
+            break
+        deadline.wait(0.01)
+    assert app.state.service.task_count == 0
+
+
+def test_cancelling_an_execute_cancels_the_run(calls: tuple[DirectCalls, Any]) -> None:
+    direct, app = calls
+    inbox = Inbox()
+    future = direct.execute("slow_stream", {"steps": 100000, "interval": 0.01}, None, None, inbox)
+    for _ in range(500):
+        if app.state.service.task_count == 1:
+            break
+        threading.Event().wait(0.01)
+    future.cancel()
+    for _ in range(500):
+        if app.state.service.task_count == 0:
+            break
+        threading.Event().wait(0.01)
+    assert app.state.service.task_count == 0
+    assert inbox.items == []
