@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "cagent-sidecar", targets: ["cagent-sidecar"]),
         .library(name: "EmbeddedHost", targets: ["EmbeddedHost"]),
         .library(name: "Bridge", targets: ["Bridge"]),
+        .library(name: "CagentClient", targets: ["CagentClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,8 +40,12 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The HTTP + SSE client: depends on nothing of the host (no Bridge, no CPython).
+        .target(name: "CagentAPI"),
+        .target(name: "CagentClient", dependencies: ["CagentAPI"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
         .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge"]),
+        .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
