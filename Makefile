@@ -8,7 +8,7 @@ STAMP       := $(VENV)/.requirements-installed
 SWIFT_FLAGS ?=
 RUN_ARGS    ?= --token-file .cagent-token
 
-.PHONY: all setup system build run test test-swift test-python bench clean
+.PHONY: all setup system build run test test-swift test-python bench clean bundle
 
 all: build
 
@@ -58,8 +58,16 @@ test-swift: build
 		swift test --skip-build $(SWIFT_FLAGS) --filter "^$$target\." || exit 1; \
 	done
 
+# Shipping (README, "Shipping"): dist/cagent-sidecar/ (a relocatable folder) and
+# dist/cagent-sidecar.run (a single file), from a release build of its own in
+# $(BUNDLE_SCRATCH) with libpython and the Swift runtime linked statically.
+BUNDLE_SCRATCH ?= .build-bundle
+
+bundle: setup
+	BUNDLE_SCRATCH=$(BUNDLE_SCRATCH) bundle/build.sh
+
 bench: build
 	swift run $(SWIFT_FLAGS) -c release cagent-sidecar bench
 
 clean:
-	rm -rf .build dist
+	rm -rf .build $(BUNDLE_SCRATCH) dist
