@@ -6,7 +6,20 @@ public struct SidecarEvent: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case starting(generation: Int)
         case healthy(generation: Int)
-        case restarting(kind: RestartKind, reason: String)
+        /// `attempt` and `delay` are set when the ``Supervisor`` restarts on its own
+        /// (the delay is the backoff it waits before doing it); nil on request.
+        case restarting(kind: RestartKind, reason: String, attempt: Int? = nil, delay: Duration? = nil)
+        /// A health probe failed; `failures` counts consecutive ones.
+        case unhealthy(reason: String, failures: Int)
+        /// The event loop did not run the watchdog's heartbeat within the stall threshold.
+        case stalled(StallReport)
+        /// The stalled run was interrupted and the loop runs again: no restart needed.
+        case interrupted(agent: String?, requestID: String?)
+        /// The GIL did not come back: nothing in-process can recover the service.
+        /// `policy` is what happens next (exit, stay).
+        case wedged(stacks: String, detail: String, policy: WedgedPolicy)
+        /// Too many restarts: the supervisor stopped trying.
+        case circuitOpen(restarts: Int, lastError: String)
         /// A cold restart was refused; `instead` is what was done.
         case restartRefused(reasons: [String], instead: RestartKind)
         /// A restart that did not happen; the previous service keeps serving.
@@ -30,6 +43,11 @@ public struct SidecarEvent: Sendable, Equatable {
         case .starting: "starting"
         case .healthy: "healthy"
         case .restarting: "restarting"
+        case .unhealthy: "unhealthy"
+        case .stalled: "stalled"
+        case .interrupted: "interrupted"
+        case .wedged: "wedged"
+        case .circuitOpen: "circuit_open"
         case .restartRefused: "restart_refused"
         case .restartFailed: "restart_failed"
         case .stopping: "stopping"
@@ -44,9 +62,30 @@ public struct SidecarEvent: Sendable, Equatable {
         switch kind {
         case .starting(let generation), .healthy(let generation):
             object["generation"] = .integer(generation)
-        case .restarting(let kind, let reason):
+        case .restarting(let kind, let reason, let attempt, let delay):
             object["kind"] = .string(kind.rawValue)
             object["reason"] = .string(reason)
+            if let attempt { object["attempt"] = .integer(attempt) }
+            if let delay { object["delay_ms"] = .integer(Int(delay.milliseconds)) }
+        case .unhealthy(let reason, let failures):
+            object["reason"] = .string(reason)
+            object["failures"] = .integer(failures)
+        case .stalled(let report):
+            object["stalled_ms"] = .integer(Int(report.stalledFor.milliseconds))
+            object["stacks"] = .string(report.stacks)
+            object["agent"] = report.agent.map { .string($0) } ?? .null
+            object["request_id"] = report.requestID.map { .string($0) } ?? .null
+            object["gil"] = .string(report.gilAvailable ? "available" : "held")
+        case .interrupted(let agent, let requestID):
+            object["agent"] = agent.map { .string($0) } ?? .null
+            object["request_id"] = requestID.map { .string($0) } ?? .null
+        case .wedged(let stacks, let detail, let policy):
+            object["stacks"] = .string(stacks)
+            object["detail"] = .string(detail)
+            object["policy"] = .string(policy.rawValue)
+        case .circuitOpen(let restarts, let lastError):
+            object["restarts"] = .integer(restarts)
+            object["last_error"] = .string(lastError)
         case .restartRefused(let reasons, let instead):
             object["reasons"] = .array(reasons.map { .string($0) })
             object["instead"] = .string(instead.rawValue)

@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+@testable import EmbeddedHost
+
+/// The supervisor's decisions over a scripted backend (no Python): tiny intervals, and
+/// assertions on what happened and in which order, never on how long it took.
+@Suite(.timeLimit(.minutes(2)))
+struct SupervisorTests {
+    private func config(_ change: (inout HealthCheckConfig) -> Void = { _ in }) -> HealthCheckConfig {
+        var config = HealthCheckConfig()
+        config.healthInterval = .milliseconds(10)
+        config.healthTimeout = .milliseconds(10)
+        config.backoffInitial = .milliseconds(10)
+        config.maxBackoff = .milliseconds(40)
+        config.stallThreshold = .milliseconds(10)
+        config.wedgeTimeout = .milliseconds(50)
+        change(&config)
+        return config
+    }
+
+    private func restarts(_ events: [SidecarEvent]) -> [(attempt: Int?, delay: Int64?, kind: RestartKind)] {
+        events.compactMap {
+            if case .restarting(let kind, _, let attempt, let delay) = $0.kind { (attempt, delay?.milliseconds, kind) } else { nil }
+        }
+    }
+
+    @Test func crashesRestartWithGrowingCappedDelaysUntilTheCircuitOpens() async throws {
+        let sidecar = FakeSidecar()
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
+        let run = Task { try await supervisor.run() }
+        for crash in 1...6 {
+            #expect(await log.waitFor("healthy", count: crash))
+            await sidecar.crash()
+        }
+        await #expect(throws: SupervisorError.circuitOpen(restarts: 5, lastError: "crashed: crashed on purpose")) { try await run.value }
+        #expect(await supervisor.state == .circuitOpen)
+        let events = await log.events
+        let seen = restarts(events)
+        #expect(seen.map(\.attempt) == [1, 2, 3, 4, 5])
+        #expect(seen.map(\.delay) == [10, 20, 40, 40, 40])
+        #expect(seen.allSatisfy { $0.kind == .respawn })
+        #expect(events.last?.type == "circuit_open")
+        // Each restart: the crash, the announcement, then the new start.
+        let types = events.map(\.type)
+        #expect(Array(types.prefix(7)) == ["starting", "healthy", "failed", "restarting", "starting", "healthy", "failed"])
+    }
+
+    @Test func failedProbesAreReportedThenRestartTheService() async throws {
+        let sidecar = FakeSidecar()
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.maxRetries = 3 })
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        await sidecar.set(healthy: false)
+        #expect(await log.waitFor("healthy", count: 2))
+        try await supervisor.stop()
+        try await run.value
+        let types = await log.types
+        #expect(types == ["starting", "healthy", "unhealthy", "unhealthy", "unhealthy", "restarting", "healthy", "stopping", "stopped"])
+        let failures = await log.events.compactMap { if case .unhealthy(_, let n) = $0.kind { n } else { nil } }
+        #expect(failures == [1, 2, 3])
+        #expect(await sidecar.restarts.map(\.kind) == [.respawn])
+        #expect(await sidecar.restarts.first?.reason.hasPrefix("unhealthy: 3 consecutive health probes failed") == true)
+        #expect(await supervisor.state == .stopped)
+    }
+
+    @Test func aServiceThatFailsAtStartCountsAsACrash() async throws {
+        let sidecar = FakeSidecar()
+        await sidecar.set(failingStarts: 2)
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        try await supervisor.stop()
+        try await run.value
+        #expect(await log.types == ["starting", "failed", "restarting", "starting", "failed", "restarting", "starting", "healthy", "stopping", "stopped"])
+        #expect(restarts(await log.events).map(\.attempt) == [1, 2])
+    }
+
+    @Test func aServiceThatNeverStartsOpensTheCircuit() async throws {
+        let sidecar = FakeSidecar()
+        await sidecar.set(alwaysFailStarts: true)
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.maxRestarts = 2 })
+        await #expect(throws: SupervisorError.self) { try await supervisor.run() }
+        #expect(await sidecar.starts == 3)
+        #expect(await log.waitFor("circuit_open"))
+        #expect(await log.types == ["starting", "failed", "restarting", "starting", "failed", "restarting", "starting", "failed", "circuit_open"])
+    }
+
+    @Test func countersResetAfterTheStablePeriod() async throws {
+        let sidecar = FakeSidecar()
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.stablePeriod = .milliseconds(100) })
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        await sidecar.crash()
+        #expect(await log.waitFor("healthy", count: 2))
+        await sidecar.crash()
+        #expect(await log.waitFor("healthy", count: 3))
+        #expect(await supervisor.restartCount == 2)
+        // Healthy probes past the stable period clear the count.
+        while await supervisor.restartCount != 0 { try await Task.sleep(for: .milliseconds(20)) }
+        await sidecar.crash()
+        #expect(await log.waitFor("healthy", count: 4))
+        try await supervisor.stop()
+        try await run.value
+        #expect(restarts(await log.events).map(\.attempt) == [1, 2, 1])
+        #expect(restarts(await log.events).map(\.delay) == [10, 20, 10])
+    }
+
+    @Test func stopDuringTheBackoffStopsAtOnce() async throws {
+        let sidecar = FakeSidecar()
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config {
+            $0.backoffInitial = .seconds(3600)
+            $0.maxBackoff = .seconds(3600)
+        })
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        await sidecar.crash()
+        #expect(await log.waitFor("restarting"))
+        try await supervisor.stop()
+        try await run.value
+        #expect(await supervisor.state == .stopped)
+        #expect(await sidecar.starts == 1, "no restart after the stop")
+    }
+
+    @Test func aStallThatTheInterruptEndsIsReportedAndNeedsNoRestart() async throws {
+        let watchdog = FakeWatchdog()
+        let sidecar = FakeSidecar(watchdog: watchdog)
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        watchdog.stall(agent: "fault_sleep", requestID: "r1")
+        #expect(await log.waitFor("interrupted"))
+        try await supervisor.stop()
+        try await run.value
+        #expect(await log.types == ["starting", "healthy", "stalled", "interrupted", "stopping", "stopped"])
+        let interrupted = await log.events.first { $0.type == "interrupted" }
+        #expect(interrupted?.kind == .interrupted(agent: "fault_sleep", requestID: "r1"))
+        #expect(await sidecar.restarts.isEmpty)
+    }
+
+    @Test func aStallTheInterruptCannotEndIsRestarted() async throws {
+        let watchdog = FakeWatchdog()
+        let sidecar = FakeSidecar(watchdog: watchdog)
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        watchdog.stall(interruptWorks: false)
+        #expect(await log.waitFor("healthy", count: 2))
+        try await supervisor.stop()
+        try await run.value
+        #expect(await log.types == ["starting", "healthy", "stalled", "restarting", "healthy", "stopping", "stopped"])
+        #expect(await sidecar.restarts.first?.reason == "stalled: the event loop stayed blocked after the interrupt (agent fault_sleep)")
+        #expect(restarts(await log.events).map(\.attempt) == [1])
+    }
+
+    @Test func aGILThatNeverComesBackIsWedgedAndExitsUnderTheExitPolicy() async throws {
+        let watchdog = FakeWatchdog()
+        let sidecar = FakeSidecar(watchdog: watchdog)
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        watchdog.stall(agent: nil, requestID: nil, gilHeld: true)
+        await #expect(throws: SupervisorError.self) { try await run.value }
+        #expect(await supervisor.state == .wedged)
+        #expect(await log.waitFor("wedged"))
+        #expect(await log.types == ["starting", "healthy", "stalled", "wedged"])
+        guard case .wedged(let stacks, let detail, .exit)? = await log.events.last?.kind else {
+            Issue.record("no wedged event")
+            return
+        }
+        #expect(stacks.contains("faults.py"))
+        #expect(detail.contains("GIL"))
+        #expect(await sidecar.restarts.isEmpty, "no restart was claimed")
+    }
+
+    @Test func underTheStayPolicyAWedgedServiceIsHealthyAgainOnlyWhenTheLoopTurns() async throws {
+        let watchdog = FakeWatchdog()
+        let sidecar = FakeSidecar(watchdog: watchdog)
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.onWedged = .stay })
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        watchdog.stall(gilHeld: true)
+        #expect(await log.waitFor("wedged"))
+        #expect(await supervisor.state == .wedged)
+        watchdog.loopTurnsAgain()
+        #expect(await log.waitFor("healthy", count: 2))
+        #expect(await supervisor.state == .running)
+        try await supervisor.stop()
+        try await run.value
+        #expect(await log.types == ["starting", "healthy", "stalled", "wedged", "healthy", "stopping", "stopped"])
+    }
+}
