@@ -53,4 +53,14 @@ static inline int cagent_Capsule_CheckExact(PyObject *o) { return PyCapsule_Chec
 // lives for the whole process, as PyCapsule requires of its name.
 static inline const char *cagent_function_capsule_name(void) { return "cagent.swift_function"; }
 
+// Added for the supervisor's watchdog.
+//
+// What faulthandler's own watchdog thread calls: writes every Python thread's stack to
+// `fd` without taking the GIL (it reads the thread states as they are, like a signal
+// handler would). Exported by libpython but declared only in an internal header
+// (Include/internal/pycore_traceback.h in 3.11). NULL, NULL: the interpreter is found
+// through the GIL-state machinery, the calling thread need not know Python.
+PyAPI_FUNC(const char *) _Py_DumpTracebackThreads(int fd, PyInterpreterState *interp, PyThreadState *current_tstate);
+static inline const char *cagent_dump_all_threads(int fd) { return _Py_DumpTracebackThreads(fd, NULL, NULL); }
+
 #endif

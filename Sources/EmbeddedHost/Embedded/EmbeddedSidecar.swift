@@ -8,13 +8,18 @@ import Logging
 /// `running → stopping → stopped`; any start or restart that cannot complete ends in
 /// `failed`. Only one interpreter can live in a process, so only one embedded sidecar
 /// may run at a time; ``start()`` refuses a second.
-public actor EmbeddedSidecar: Sidecar {
+///
+/// Under a ``Supervisor`` it also runs an ``EmbeddedWatchdog`` (event-loop heartbeat, GIL
+/// probe, stacks, interrupt), and a restart or stop that the stalled loop does not take
+/// in time raises into whatever blocks it (the abort signal), so the command gets its turn.
+public actor EmbeddedSidecar: SupervisedSidecar {
     public nonisolated let token: String
     public nonisolated let configuration: SidecarConfiguration
     public private(set) var state: SidecarState = .idle
     public private(set) var runtime: PythonRuntime?
 
     private let broadcaster = EventBroadcaster()
+    private let watchdog = EmbeddedWatchdog()
     private let logger: Logger
     private var socket: ListeningSocket?
     private var thread: InterpreterThread?
@@ -37,6 +42,32 @@ public actor EmbeddedSidecar: Sidecar {
         self.configuration = configuration
         self.token = configuration.token
         self.logger = logger
+    }
+
+    deinit {
+        watchdog.shutdown()
+    }
+
+    // MARK: - SupervisedSidecar
+
+    public nonisolated func publish(_ event: SidecarEvent) {
+        broadcaster.publish(event)
+    }
+
+    public var healthEndpoint: HealthEndpoint? {
+        guard case .running = state, let socket else { return nil }
+        return HealthEndpoint(host: socket.host, port: socket.port)
+    }
+
+    /// A crashed interpreter thread has finalized its interpreter: the next start is a new one.
+    public nonisolated var restartKindAfterCrash: RestartKind { .cold }
+    /// Cold, which the interpreter thread turns into warm where cold is unsafe.
+    public nonisolated var restartKindWhenFaulty: RestartKind { .cold }
+
+    public func enableWatchdog(stallThreshold: Duration) async -> (any SidecarWatchdog)? {
+        watchdog.enable(threshold: stallThreshold)
+        watchdog.attach(thread?.link)
+        return watchdog
     }
 
     public var baseURL: URL? {
@@ -102,7 +133,11 @@ public actor EmbeddedSidecar: Sidecar {
             runtime = try RuntimeLocator(
                 explicitHome: configuration.pythonHome, serviceDirectory: configuration.serviceDirectory
             ).locate()
-            socket = try ListeningSocket.bind(host: configuration.host, port: configuration.port)
+            if let kept = self.socket {
+                socket = kept
+            } else {
+                socket = try ListeningSocket.bind(host: configuration.host, port: configuration.port)
+            }
         } catch {
             fail(error.description)
             throw error
@@ -127,6 +162,7 @@ public actor EmbeddedSidecar: Sidecar {
         let (events, continuation) = AsyncStream.makeStream(of: InterpreterThread.Event.self)
         let thread = InterpreterThread(launch: launch, logger: logger) { continuation.yield($0) }
         self.thread = thread
+        watchdog.attach(thread.link)
         lastExit = nil
         pump = Task { [weak self] in
             for await event in events { await self?.handle(event) }
@@ -162,6 +198,7 @@ public actor EmbeddedSidecar: Sidecar {
         case .idle, .stopped:
             return
         case .failed where thread == nil:
+            socket = nil  // kept for a restart that will not come
             return
         default:
             break
@@ -171,6 +208,8 @@ public actor EmbeddedSidecar: Sidecar {
         let deadline = ContinuousClock.now + configuration.shutdownTimeout
         var exit = lastExit
         if exit == nil, let thread {
+            let unblocker = unblockIfStalled(thread, until: deadline)
+            defer { unblocker?.cancel() }
             do {
                 try await thread.request(.stop, timeout: configuration.shutdownTimeout)
                 if case .exited(let value) = await waitForThread(until: deadline, acceptServing: false) { exit = value }
@@ -198,13 +237,19 @@ public actor EmbeddedSidecar: Sidecar {
     }
 
     public func restart(_ kind: RestartKind) async throws {
+        try await restart(kind, reason: "requested", announce: true)
+    }
+
+    public func restart(_ kind: RestartKind, reason: String, announce: Bool) async throws {
         guard case .running(let generation) = state, let thread else { throw SidecarError.notRunning(state) }
         guard kind != .respawn else {
             throw SidecarError.restartFailed("the embedded backend restarts warm or cold, not by respawning")
         }
         state = .restarting(kind)
-        publish(.restarting(kind: kind, reason: "requested"))
+        if announce { publish(.restarting(kind: kind, reason: reason)) }
         let deadline = ContinuousClock.now + configuration.startTimeout
+        let unblocker = unblockIfStalled(thread, until: deadline)
+        defer { unblocker?.cancel() }
         do {
             try await thread.request(kind == .cold ? .cold : .warm, timeout: configuration.startTimeout)
         } catch {
@@ -230,12 +275,37 @@ public actor EmbeddedSidecar: Sidecar {
         }
     }
 
+    /// With the watchdog on: while the loop has not taken the command just queued (it is
+    /// stalled), raise into whatever blocks it once per stall threshold, until the
+    /// deadline. Without the watchdog nothing changes: the command waits its turn.
+    private func unblockIfStalled(_ thread: InterpreterThread, until deadline: ContinuousClock.Instant) -> Task<Void, Never>? {
+        guard watchdog.isEnabled else { return nil }
+        let link = thread.link
+        let watchdog = self.watchdog
+        let logger = self.logger
+        let taken = link.commandsTaken.load(ordering: .acquiring)
+        return Task {
+            let period = watchdog.threshold
+            while ContinuousClock.now < deadline {
+                try? await Task.sleep(for: period)
+                if Task.isCancelled || link.commandsTaken.load(ordering: .acquiring) > taken { return }
+                logger.warning("the event loop has not taken the host's command within the stall threshold; raising into what blocks it")
+                watchdog.abortLoop()
+            }
+        }
+    }
+
     // MARK: - Thread events
 
     private func handle(_ event: InterpreterThread.Event) {
         switch event {
         case .serving(let generation, _):
             resumeWaiters(.serving(generation: generation))
+            if case .failed = state, let thread {
+                // It came up after its start was given up (start timeout): nobody will
+                // use it, and a new start needs the interpreter back.
+                Task { try? await thread.request(.stop, timeout: .seconds(5)) }
+            }
         case .coldRestartRefused(let reasons):
             logger.warning("cold restart refused; restarting warm", metadata: ["reasons": "\(reasons)"])
             publish(.restartRefused(reasons: reasons, instead: .warm))
@@ -250,9 +320,14 @@ public actor EmbeddedSidecar: Sidecar {
             }
             resumeWaiters(.exited(exit))
             if case .running = state {
-                // Nobody asked: the service's loop ended on its own.
-                finishThread()
+                // Nobody asked: the service's loop ended on its own. The listening socket
+                // stays: a restart serves on the same port, and connections made meanwhile
+                // wait in its backlog.
+                finishThread(keepSocket: true)
                 fail("the service stopped unexpectedly: \(exit)")
+            } else if case .failed = state {
+                // A start or restart given up earlier has now ended: start may run again.
+                finishThread(keepSocket: true)
             }
         }
     }
@@ -308,16 +383,19 @@ public actor EmbeddedSidecar: Sidecar {
         let waiting = failureWaiters
         failureWaiters.removeAll()
         for waiter in waiting.values { waiter.resume(returning: message) }
-        if thread == nil || lastExit != nil { finishThread() }
+        if thread == nil || lastExit != nil { finishThread(keepSocket: true) }
     }
 
-    /// Releases what one run of the interpreter thread held.
-    private func finishThread() {
+    /// Releases what one run of the interpreter thread held; the listening socket too
+    /// unless `keepSocket` (after a failure: the next start reuses it, so the port
+    /// survives a supervised restart even when it was chosen by the system).
+    private func finishThread(keepSocket: Bool = false) {
         guard thread != nil || socket != nil else { return }
         thread = nil
+        watchdog.attach(nil)
         pump?.cancel()
         pump = nil
-        socket = nil
+        if !keepSocket { socket = nil }
         if let copiesRoot { try? FileManager.default.removeItem(atPath: copiesRoot) }
         copiesRoot = nil
     }

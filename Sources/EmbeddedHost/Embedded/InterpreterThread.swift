@@ -51,6 +51,8 @@ final class InterpreterThread: Sendable {
     private let logger: Logger
     /// The `cagent_host.runner.Controller` of the running generation, if any.
     private let controller = Mutex<PythonObject?>(nil)
+    /// What the watchdog may touch of this thread (heartbeats, signals, stacks).
+    let link = InterpreterLink()
 
     init(launch: Launch, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.launch = launch
@@ -96,6 +98,18 @@ final class InterpreterThread: Sendable {
         // the process.
         signal(SIGPIPE, SIG_IGN)
         signal(SIGXFSZ, SIG_IGN)
+        // The watchdog's signals: Python's handlers take them while a generation serves;
+        // before and after (Py_FinalizeEx restores SIG_DFL, which would end the process)
+        // a stray one must do nothing.
+        ignoreWatchdogSignals()
+        // This thread may have been spawned from a Dispatch worker (Swift concurrency's
+        // pool), which blocks asynchronous signals; the mask is inherited, and a blocked
+        // signal would wait forever instead of interrupting the stalled loop.
+        var watchdogSignals = sigset_t()
+        sigemptyset(&watchdogSignals)
+        sigaddset(&watchdogSignals, InterpreterLink.interruptSignal)
+        sigaddset(&watchdogSignals, InterpreterLink.abortSignal)
+        pthread_sigmask(SIG_UNBLOCK, &watchdogSignals, nil)
         var generation = 1
         var copies: String?
         var initialized = false
@@ -118,6 +132,8 @@ final class InterpreterThread: Sendable {
             let outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport)
             let blockers = GIL.withLock { () -> [String] in
                 controller.withLock { $0 = nil }
+                // Waits for a stack dump in progress: none may run into Py_FinalizeEx.
+                link.detach()
                 return finalizeBlockers()
             }
             if !blockers.isEmpty {
@@ -136,6 +152,7 @@ final class InterpreterThread: Sendable {
             }
             let status = PythonInterpreter.finalize()
             initialized = false
+            ignoreWatchdogSignals()
             if status != 0 { logger.warning("Py_FinalizeEx returned \(status)") }
             if let copies { try? FileManager.default.removeItem(atPath: copies) }
             switch outcome {
@@ -150,6 +167,11 @@ final class InterpreterThread: Sendable {
             }
             return
         }
+    }
+
+    private func ignoreWatchdogSignals() {
+        signal(InterpreterLink.interruptSignal, SIG_IGN)
+        signal(InterpreterLink.abortSignal, SIG_IGN)
     }
 
     private func configuration() -> InterpreterConfiguration {
@@ -177,8 +199,17 @@ final class InterpreterThread: Sendable {
                     handleNotification(arguments, generation: generation)
                     return PythonObject.none
                 }
+                let link = self.link
+                let ask = PythonObject.function(name: "ask") { arguments in
+                    guard let first = arguments.first, case .string(let what)? = try? JSONValue(python: first) else {
+                        return PythonObject.none
+                    }
+                    return try PythonObject(json: link.take(what))
+                }
                 let options = try PythonObject.string(optionsJSON(generation: generation, reimport: reimport))
-                let result = try runner.callMethod("run", [options, notify])
+                // Python's main thread: the watchdog's signals go here.
+                link.setLive(pthread_self())
+                let result = try runner.callMethod("run", [options, notify, ask])
                 let text = try JSONValue(python: result)
                 guard case .string(let name) = text, let command = Command(rawValue: name) else {
                     return .failure(PythonError(typeName: "RuntimeError", message: "runner returned \(text)", traceback: ""))
@@ -200,6 +231,7 @@ final class InterpreterThread: Sendable {
         }
         if name == "controller" {
             controller.withLock { $0 = arguments[1] }
+            link.attach(controller: arguments[1])
             return
         }
         let payload = (try? JSONValue(python: arguments[1])) ?? .null
@@ -211,6 +243,7 @@ final class InterpreterThread: Sendable {
             } else {
                 restart = generation > 1 ? .cold : nil
             }
+            link.watchable.store(true, ordering: .releasing)
             onEvent(.serving(generation: generation, restart: restart))
         case "cold_restart_refused":
             var reasons: [String] = []
@@ -221,7 +254,12 @@ final class InterpreterThread: Sendable {
         case "warm_restart_failed":
             var message = "\(payload)"
             if case .object(let object) = payload, case .string(let error)? = object["error"] { message = error }
+            // The previous server goes on serving: watch it again.
+            link.watchable.store(true, ordering: .releasing)
             onEvent(.warmRestartFailed(error: message))
+        case "command":
+            link.watchable.store(false, ordering: .releasing)
+            link.commandsTaken.add(1, ordering: .releasing)
         default:
             logger.warning("unknown notification from cagent_host: \(name)")
         }
@@ -247,6 +285,10 @@ final class InterpreterThread: Sendable {
             "reimport": .bool(reimport),
             "environment": .object(launch.environment.mapValues { .string($0) }),
             "extra_unsafe": .array(launch.extraUnsafeModules.map { .string($0) }),
+            "watchdog": .object([
+                "interrupt_signal": .integer(Int(InterpreterLink.interruptSignal)),
+                "abort_signal": .integer(Int(InterpreterLink.abortSignal)),
+            ]),
             "server": .object([
                 "service_dir": .string(launch.runtime.serviceDirectory),
                 "app": "main:app",

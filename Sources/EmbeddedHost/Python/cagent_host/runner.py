@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import generation
+from . import generation, watchdog
 from .server import EmbeddedServer, ServerOptions, import_app
 
 logger = logging.getLogger("cagent.host")
@@ -28,7 +28,8 @@ logger = logging.getLogger("cagent.host")
 #: Options (JSON): "server" (ServerOptions), "generation", "environment" (CAGENT_*),
 #: "extra_unsafe" (module
 #: names), "reimport" (import the service's modules anew: a cold restart that had to
-#: keep the interpreter).
+#: keep the interpreter), "watchdog" ({"interrupt_signal", "abort_signal"}: install the
+#: handlers of cagent_host.watchdog; needs ``ask``).
 Notify = Callable[[str, Any], None]
 
 
@@ -38,6 +39,8 @@ class Controller:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._commands: asyncio.Queue[str] = asyncio.Queue()
+        #: The app being served (for the watchdog's current_run).
+        self.app: Any = None
 
     def request(self, command: str) -> None:
         """Ask for "stop", "warm" or "cold"; returns at once."""
@@ -48,8 +51,16 @@ class Controller:
     async def next_command(self) -> str:
         return await self._commands.get()
 
+    def heartbeat(self, callback: Callable[[int], None], sequence: int) -> None:
+        """Schedule the watchdog's ``callback(sequence)`` on the loop; returns at once."""
+        self._loop.call_soon_threadsafe(callback, sequence)
 
-def run(options_json: str, notify: Notify) -> str:
+    def current_run(self) -> dict[str, str] | None:
+        """The run executing on the loop now (the watchdog asks while the loop is stalled)."""
+        return watchdog.current_run(self._loop, self.app)
+
+
+def run(options_json: str, notify: Notify, ask: watchdog.Ask | None = None) -> str:
     """Serve until asked to stop; returns "stop" or "cold"."""
     raw = json.loads(options_json)
     options = ServerOptions(**raw["server"])
@@ -62,8 +73,13 @@ def run(options_json: str, notify: Notify) -> str:
     stop_deadline: list[float] = []
     try:
         asyncio.set_event_loop(loop)
+        controller = Controller(loop)
+        signals = raw.get("watchdog")
+        if ask is not None and signals:
+            watchdog.install(loop, ask, signals["interrupt_signal"], signals["abort_signal"], lambda: controller.app)
         return loop.run_until_complete(
             _serve(
+                controller,
                 options,
                 notify,
                 raw.get("generation", 1),
@@ -114,6 +130,7 @@ def _loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 async def _serve(
+    controller: Controller,
     options: ServerOptions,
     notify: Notify,
     generation_number: int,
@@ -121,13 +138,14 @@ async def _serve(
     stop_deadline: list[float],
     reimport: bool,
 ) -> str:
-    controller = Controller(asyncio.get_running_loop())
     notify("controller", controller)
     server = EmbeddedServer(import_app(options, fresh=reimport), options)
     await server.start()
+    controller.app = server.app
     notify("serving", {"generation": generation_number, "restart": "warm" if reimport else None})
     while True:
         command = await controller.next_command()
+        notify("command", {"command": command})
         if command == "cold":
             # Threads are checked once the loop has closed (run's caller does): some,
             # like AnyIO's workers, end with the loop.
@@ -137,6 +155,7 @@ async def _serve(
                 command = "warm"
         if command == "warm":
             server = await _warm_restart(server, options, notify, generation_number)
+            controller.app = server.app
             continue
         # What is left after the server's own shutdown (executor, threads) shares the
         # rest of the host's shutdown timeout, minus a margin for finalizing.
