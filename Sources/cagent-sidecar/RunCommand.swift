@@ -7,11 +7,14 @@ import ServiceLifecycle
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Start the embedded service and keep it running until SIGINT or SIGTERM.",
+        abstract: "Start the embedded service and keep it running, supervised, until SIGINT or SIGTERM.",
         discussion: """
             Prints `listening on http://HOST:PORT` on stdout once /health answers.
             SIGINT/SIGTERM stop gracefully; SIGHUP restarts the service (see --sighup-restart).
             The token is CAGENT_TOKEN when set, else generated for this launch.
+            The supervisor probes /health, watches the event loop, and restarts with backoff;
+            all durations are in seconds. Exit status: 0 after a graceful stop, 1 when it gave
+            up (circuit open) or failed, 75 when the service is wedged and --on-wedged is exit.
             """
     )
 
@@ -51,6 +54,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "uvicorn HTTP protocol: auto, h11 or httptools.")
     var http: String = "auto"
 
+    @OptionGroup(title: "Supervision")
+    var supervision: SupervisionOptions
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard ["critical", "error", "warning", "info", "debug", "trace"].contains(logLevel) else {
@@ -61,6 +67,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard shutdownTimeout > 0, shutdownTimeout.isFinite else { throw ValidationError("--shutdown-timeout must be a positive number of seconds") }
         guard startTimeout > 0, startTimeout.isFinite else { throw ValidationError("--start-timeout must be a positive number of seconds") }
+        _ = try supervision.healthCheckConfig(shutdownTimeout: shutdownTimeout)
         guard ["auto", "asyncio", "uvloop"].contains(loop) else { throw ValidationError("--loop must be auto, asyncio or uvloop") }
         guard ["auto", "h11", "httptools"].contains(http) else { throw ValidationError("--http must be auto, h11 or httptools") }
     }
@@ -97,13 +104,15 @@ struct RunCommand: AsyncParsableCommand {
             throw CLIError("cannot open the events file \(eventsFile ?? ""): \(error)")
         }
 
+        let health = try supervision.healthCheckConfig(shutdownTimeout: shutdownTimeout)
         let sidecar = EmbeddedSidecar(configuration: configuration, logger: logger)
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: health, logger: logger)
         let writer = events.map { file in
             let stream = sidecar.events()
             return Task { for await event in stream { file.append(event) } }
         }
         let service = SidecarService(
-            sidecar: sidecar, sighupRestart: RestartKind(rawValue: sighupRestart) ?? .cold, logger: logger)
+            supervisor: supervisor, sidecar: sidecar, sighupRestart: RestartKind(rawValue: sighupRestart) ?? .cold, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
@@ -119,8 +128,15 @@ struct RunCommand: AsyncParsableCommand {
         sidecar.closeEvents()
         await writer?.value
         if let failure {
-            let message = (failure as? SidecarError)?.description ?? "\(failure)"
+            let message = (failure as? SidecarError)?.description ?? (failure as? SupervisorError)?.description ?? "\(failure)"
             FileHandle.standardError.write(Data("cagent-sidecar: \(message)\n".utf8))
+            if case SupervisorError.wedged? = failure as? SupervisorError {
+                // The interpreter thread is stuck in C code holding the GIL: it can be
+                // neither stopped nor finalized. Exit for an outer supervisor to restart us.
+                FileHandle.standardError.write(Data("cagent-sidecar: exiting with status \(WedgedPolicy.exitStatus) (--on-wedged exit)\n".utf8))
+                fflush(nil)
+                _exit(WedgedPolicy.exitStatus)
+            }
             switch failure as? SidecarError {
             case .shutdownTimedOut?, .interpreterNotFinalized?:
                 // The interpreter thread may still be running Python: leave without

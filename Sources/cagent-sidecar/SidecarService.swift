@@ -4,46 +4,52 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// The sidecar as a swift-service-lifecycle `Service`: started when the group runs,
-/// stopped gracefully on SIGINT/SIGTERM, restarted on SIGHUP.
+/// The supervised sidecar as a swift-service-lifecycle `Service`: started when the group
+/// runs, stopped gracefully on SIGINT/SIGTERM, restarted on SIGHUP; ends with an error
+/// when the supervisor gives up (circuit open) or the service is wedged.
 struct SidecarService: Service {
+    let supervisor: Supervisor
     let sidecar: EmbeddedSidecar
     let sighupRestart: RestartKind
     let logger: Logger
 
     func run() async throws {
-        try await sidecar.start()
-        if let url = await sidecar.baseURL {
-            print("listening on \(url.absoluteString)")
-            fflush(nil)
-        }
-        var ended: Error?
-        do {
-            try await serveUntilShutdown()
-        } catch {
-            ended = error
-        }
-        try await sidecar.stop()
-        if let ended { throw ended }
-    }
-
-    /// Returns on graceful shutdown; throws when the service stops on its own.
-    private func serveUntilShutdown() async throws {
+        let supervisor = self.supervisor
         let sidecar = self.sidecar
         let kind = sighupRestart
         let logger = self.logger
+        let events = sidecar.events()
         try await withThrowingTaskGroup(of: Void.self) { group in
+            // Ends when stopped (returns) or when it gives up (throws).
+            group.addTask { try await supervisor.run() }
+            group.addTask {
+                // Announce the address once, the first time the service answers.
+                for await event in events {
+                    if case .healthy = event.kind, let url = await sidecar.baseURL {
+                        print("listening on \(url.absoluteString)")
+                        fflush(nil)
+                        break
+                    }
+                }
+                try await Task.sleep(for: .seconds(86_400 * 365 * 100))
+            }
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup) {
                     do {
-                        try await sidecar.restart(kind)
+                        try await supervisor.restart(kind)
                     } catch {
                         logger.error("restart on SIGHUP failed: \(error)")
                     }
                 }
             }
-            group.addTask { try await sidecar.waitUntilFailed() }
-            group.addTask { try await gracefulShutdown() }
+            group.addTask {
+                do {
+                    try await gracefulShutdown()
+                } catch {
+                    return  // cancelled: the supervisor ended first
+                }
+                try await supervisor.stop()
+            }
             defer { group.cancelAll() }
             try await group.next()
         }

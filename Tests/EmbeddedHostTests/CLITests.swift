@@ -89,7 +89,9 @@ struct CLITests {
     }
 
     @Test func aServiceThatFailsToImportExitsNonZeroWithTheTraceback() async throws {
-        let cli = try CLIProcess(["run", "--port", "0"], environment: ["CAGENT_AGENTS_DIR": Fixtures.brokenAgentsDirectory])
+        // No restarts: under supervision a failed start is retried with backoff first
+        // (SupervisedCLITests covers that).
+        let cli = try CLIProcess(["run", "--port", "0", "--max-restarts", "0"], environment: ["CAGENT_AGENTS_DIR": Fixtures.brokenAgentsDirectory])
         let exit = try await cli.waitForExit()
         #expect(exit.status != 0)
         #expect(exit.stdout.isEmpty)
@@ -99,7 +101,7 @@ struct CLITests {
     }
 
     @Test func aStartTimeoutIsReportedNotHung() async throws {
-        let cli = try CLIProcess(["run", "--port", "0", "--start-timeout", "0.05"])
+        let cli = try CLIProcess(["run", "--port", "0", "--start-timeout", "0.05", "--max-restarts", "0"])
         let exit = try await cli.waitForExit()
         #expect(exit.status != 0)
         #expect(exit.stderr.contains("within 0.05 s"))

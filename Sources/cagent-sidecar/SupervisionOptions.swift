@@ -1,0 +1,78 @@
+import ArgumentParser
+import EmbeddedHost
+import Foundation
+
+/// `cagent-sidecar run`'s supervision flags. Every duration is in seconds (fractions
+/// allowed: `--stall-threshold 0.25`), like the older `--shutdown-timeout` and
+/// `--start-timeout`.
+struct SupervisionOptions: ParsableArguments {
+    @Option(help: "Seconds between two GET /health probes.")
+    var healthInterval: Double = 5
+
+    @Option(help: "Seconds one health probe may take.")
+    var healthTimeout: Double = 2
+
+    @Option(help: "Consecutive failed health probes before a restart.")
+    var maxRetries: Int = 3
+
+    @Option(help: "Restarts without a stable period before giving up (the circuit opens and the program exits with status 1).")
+    var maxRestarts: Int = 5
+
+    @Option(help: "Seconds before the first restart.")
+    var backoffInitial: Double = 1
+
+    @Option(help: "Each further restart waits this many times longer.")
+    var backoffMultiplier: Double = 2
+
+    @Option(help: "Longest wait before a restart, in seconds.")
+    var maxBackoff: Double = 60
+
+    @Option(help: "Seconds the event loop may go without running the watchdog's heartbeat before it counts as stalled.")
+    var stallThreshold: Double = 1
+
+    @Option(help: "Seconds of health after a restart that reset the restart count and the backoff.")
+    var stablePeriod: Double = 60
+
+    @Option(help: "Seconds the GIL may stay out of reach during a stall before the service is wedged.")
+    var wedgeTimeout: Double = 5
+
+    @Option(help: "When wedged: exit (status 75, for an outer supervisor to restart the app) or stay (up, degraded).")
+    var onWedged: String = "exit"
+
+    func validate() throws {
+        _ = try healthCheckConfig(shutdownTimeout: 5)
+    }
+
+    /// The flags as a validated ``HealthCheckConfig``; errors name the flag.
+    func healthCheckConfig(shutdownTimeout: Double) throws -> HealthCheckConfig {
+        var config = HealthCheckConfig()
+        config.healthInterval = try duration(healthInterval, "--health-interval")
+        config.healthTimeout = try duration(healthTimeout, "--health-timeout")
+        config.maxRetries = maxRetries
+        config.maxRestarts = maxRestarts
+        config.backoffInitial = try duration(backoffInitial, "--backoff-initial")
+        config.backoffMultiplier = backoffMultiplier
+        config.maxBackoff = try duration(maxBackoff, "--max-backoff")
+        config.stallThreshold = try duration(stallThreshold, "--stall-threshold")
+        config.stablePeriod = try duration(stablePeriod, "--stable-period")
+        config.wedgeTimeout = try duration(wedgeTimeout, "--wedge-timeout")
+        config.shutdownTimeout = try duration(shutdownTimeout, "--shutdown-timeout")
+        guard let policy = WedgedPolicy(rawValue: onWedged) else {
+            throw ValidationError("--on-wedged must be exit or stay (got \(onWedged))")
+        }
+        config.onWedged = policy
+        do {
+            try config.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        return config
+    }
+
+    private func duration(_ seconds: Double, _ flag: String) throws -> Duration {
+        guard seconds.isFinite, seconds >= 0, seconds <= 86_400 * 365 else {
+            throw ValidationError("\(flag) must be a number of seconds between 0 and one year (got \(seconds))")
+        }
+        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+}

@@ -1,0 +1,153 @@
+import Bridge
+import Foundation
+import Testing
+@testable import EmbeddedHost
+
+/// The supervisor over the real embedded backend, through `cagent-sidecar run` in a child
+/// process (one CPython runtime per process; a wedged one cannot be recovered in-process):
+/// fault-injecting agents, the events file, HTTP, signals and exit statuses.
+@Suite(.serialized, .timeLimit(.minutes(10)))
+struct SupervisedCLITests {
+    private static let fast = ["--health-interval", "0.5", "--backoff-initial", "0.05", "--stall-threshold", "0.5"]
+
+    @Test func aLoopBlockedInTimeSleepIsReportedWithStacksInterruptedAndTheServiceGoesOn() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let run = try await client.post("/agent/runs", json: ["agent_id": "fault_sleep", "input": ["seconds": 120]])
+        #expect(run.status == 202)
+        let requestID = try #require(run.json?["request_id"]?.stringValue)
+        #expect(await sidecar.waitFor("interrupted"), "stderr:\n\(sidecar.stderr)")
+
+        let events = sidecar.events()
+        let stalled = try #require(events.first { $0["type"] == "stalled" })
+        #expect(stalled["agent"] == "fault_sleep")
+        #expect(stalled["request_id"] == .string(requestID))
+        #expect(stalled["gil"] == "available")
+        let stacks = try #require(stalled["stacks"]?.stringValue)
+        #expect(stacks.contains("faults.py"), "the stack names the agent's file: \(stacks)")
+        #expect(stacks.contains("[interpreter thread, event loop]"))
+        let interrupted = try #require(events.first { $0["type"] == "interrupted" })
+        #expect(interrupted["request_id"] == .string(requestID))
+
+        // The run ended with an error event `stalled`; the service answers as before.
+        let stream = try await client.stream("/agent/stream/\(requestID)")
+        let runEvents = try await stream.all()
+        #expect(runEvents.last?.event == "error")
+        #expect(runEvents.last?.json?["code"] == "stalled" || runEvents.last?.json?.at("error.code") == "stalled", "\(runEvents.last?.data ?? "")")
+        let echo = try await client.post("/agent/execute", json: ["agent_id": "echo", "input": ["x": 1]])
+        #expect(echo.status == 200)
+        #expect(!sidecar.types().contains("restarting"), "no restart was needed")
+
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0, "stderr:\n\(sidecar.stderr)")
+        #expect(Array(sidecar.types().suffix(2)) == ["stopping", "stopped"])
+        #expect(sidecar.events().last?["clean"] == true)
+    }
+
+    @Test func aPurePythonSpinIsInterrupted() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let run = try await client.post("/agent/runs", json: ["agent_id": "fault_spin", "input": ["seconds": 120]])
+        let requestID = try #require(run.json?["request_id"]?.stringValue)
+        #expect(await sidecar.waitFor("interrupted"), "stderr:\n\(sidecar.stderr)")
+        let stalled = try #require(sidecar.events().first { $0["type"] == "stalled" })
+        #expect(stalled["agent"] == "fault_spin")
+        #expect(stalled["request_id"] == .string(requestID))
+        #expect(try await LoopbackHTTP(port: port).get("/health").status == 200)
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0)
+    }
+
+    @Test func aCSleepHoldingTheGILIsCutShortByTheSignal() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        _ = try await client.post("/agent/runs", json: ["agent_id": "fault_c_sleep", "input": ["seconds": 120]])
+        #expect(await sidecar.waitFor("interrupted"), "stderr:\n\(sidecar.stderr)")
+        let stalled = try #require(sidecar.events().first { $0["type"] == "stalled" })
+        #expect(stalled["gil"] == "held", "C code held the GIL: the run could not be named")
+        #expect(try await LoopbackHTTP(port: port).get("/health").status == 200)
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0)
+    }
+
+    @Test func raisingOrCallingSysExitInAnAgentFailsOnlyThatRun() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let raised = try await client.post("/agent/execute", json: ["agent_id": "fault_raises", "input": [:]])
+        #expect(raised.status == 500)
+        let exited = try await client.post("/agent/execute", json: ["agent_id": "fault_sys_exit", "input": [:]])
+        #expect(exited.status == 500)
+        #expect(String(decoding: exited.body, as: UTF8.self).contains("sys.exit(3)"))
+        #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
+        #expect(sidecar.types() == ["starting", "healthy"], "nothing else happened to the service")
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0)
+    }
+
+    @Test func aLoopEndedBySystemExitIsACrashRestartedColdWithBackoff() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        for round in 1...2 {
+            _ = try await client.post("/agent/runs", json: ["agent_id": "fault_exit_loop", "input": [:]])
+            #expect(await sidecar.waitFor("healthy", count: round + 1), "stderr:\n\(sidecar.stderr)")
+            #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
+        }
+        #expect(sidecar.types() == ["starting", "healthy", "failed", "restarting", "starting", "healthy",
+                                    "failed", "restarting", "starting", "healthy"])
+        let restarts = sidecar.events().filter { $0["type"] == "restarting" }
+        #expect(restarts.map { $0["attempt"] } == [1, 2])
+        #expect(restarts.map { $0["delay_ms"] } == [50, 100])
+        #expect(restarts.allSatisfy { $0["kind"] == "cold" })
+        #expect(restarts.first?["reason"]?.stringValue?.contains("SystemExit") == true, "\(restarts)")
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0)
+        #expect(sidecar.types().last == "stopped")
+    }
+
+    @Test func aServiceThatFailsAtImportOpensTheCircuitAndTheCLIExitsWithAClearMessage() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast + ["--max-restarts", "2"], agents: Fixtures.brokenAgentsDirectory)
+        let status = await sidecar.waitForExit(within: .seconds(120))
+        #expect(status == 1)
+        #expect(sidecar.stderr.contains("circuit open"), "stderr:\n\(sidecar.stderr)")
+        #expect(sidecar.types() == ["starting", "failed", "restarting", "starting", "failed", "restarting", "starting", "failed", "circuit_open"])
+        #expect(sidecar.events().last?["last_error"]?.stringValue?.contains("fails at import on purpose") == true)
+    }
+
+    @Test func aCDeadlockHoldingTheGILIsWedgedAndExits75() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast + ["--wedge-timeout", "1.5"])
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        _ = try await client.post("/agent/runs", json: ["agent_id": "fault_c_wedge", "input": [:]])
+        let status = await sidecar.waitForExit(within: .seconds(60))
+        #expect(status == 75, "stderr:\n\(sidecar.stderr)")
+        #expect(sidecar.types() == ["starting", "healthy", "stalled", "wedged"])
+        let wedged = try #require(sidecar.events().last)
+        #expect(wedged["policy"] == "exit")
+        #expect(wedged["stacks"]?.stringValue?.contains("faults.py") == true)
+        #expect(sidecar.events().first { $0["type"] == "stalled" }?["gil"] == "held")
+        #expect(sidecar.stderr.contains("wedged"))
+    }
+
+    @Test(arguments: [
+        (["--health-interval", "0"], "--health-interval"),
+        (["--health-timeout", "-1"], "--health-timeout"),
+        (["--max-retries", "0"], "--max-retries"),
+        (["--backoff-multiplier", "0.5"], "--backoff-multiplier"),
+        (["--max-backoff", "0.5"], "--max-backoff"),
+        (["--stall-threshold", "0.001"], "--stall-threshold"),
+        (["--on-wedged", "maybe"], "--on-wedged"),
+        (["--shutdown-timeout", "0"], "--shutdown-timeout"),
+    ])
+    func invalidSupervisionFlagsAreRejected(arguments: [String], flag: String) async throws {
+        let sidecar = try SidecarProcess(arguments: arguments)
+        let status = await sidecar.waitForExit()
+        #expect(status == 64, "usage error")
+        #expect(sidecar.stderr.contains(flag), "stderr:\n\(sidecar.stderr)")
+        #expect(sidecar.types().isEmpty, "nothing started")
+    }
+}

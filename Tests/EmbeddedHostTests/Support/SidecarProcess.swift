@@ -1,0 +1,107 @@
+import Bridge
+import Foundation
+import Synchronization
+@testable import EmbeddedHost
+
+/// `cagent-sidecar run` as a child process: for what cannot happen twice in the test
+/// process (a wedged interpreter, an exit status) and to run the whole CLI, signals included.
+final class SidecarProcess: Sendable {
+    let process: Process
+    let eventsFile: String
+    let token = AccessToken.generate()
+    private let output = Output()
+
+    private final class Output: Sendable {
+        let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+    }
+
+    init(arguments: [String], agents: String = Fixtures.faultAgentsDirectory) throws {
+        let directory = try Fixtures.temporaryDirectory()
+        eventsFile = (directory as NSString).appendingPathComponent("events.jsonl")
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Fixtures.executable)
+        process.arguments = ["run", "--port", "0", "--python-home", Fixtures.venv,
+                             "--service-dir", (Fixtures.projectRoot as NSString).appendingPathComponent("python"),
+                             "--events-file", eventsFile, "--log-level", "warning"] + arguments
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAGENT_") }
+        environment["CAGENT_TOKEN"] = token
+        environment["CAGENT_AGENTS_DIR"] = agents
+        environment["CAGENT_KEEPALIVE_INTERVAL_S"] = "0.5"
+        process.environment = environment
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        stdout.fileHandleForReading.readabilityHandler = { [output] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            output.text.withLock { $0.stdout += text }
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [output] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            output.text.withLock { $0.stderr += text }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    var stdout: String { output.text.withLock { $0.stdout } }
+    var stderr: String { output.text.withLock { $0.stderr } }
+
+    /// The port from `listening on http://127.0.0.1:PORT`, once printed.
+    func port(within bound: Duration = .seconds(90)) async throws -> Int {
+        let deadline = ContinuousClock.now + bound
+        while ContinuousClock.now < deadline {
+            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
+               let port = Int(line.split(separator: ":").last ?? "") {
+                return port
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw LoopbackHTTP.Failure(description: "no `listening on` line; stderr:\n\(stderr)")
+    }
+
+    /// The events file so far, one JSON object per line.
+    func events() -> [JSONValue] {
+        guard let text = try? String(contentsOfFile: eventsFile, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+    }
+
+    func types() -> [String] { events().compactMap { $0["type"]?.stringValue } }
+
+    /// Waits until `count` events of `type` are in the file; false when the bound passed.
+    @discardableResult
+    func waitFor(_ type: String, count: Int = 1, within bound: Duration = .seconds(90)) async -> Bool {
+        let deadline = ContinuousClock.now + bound
+        while ContinuousClock.now < deadline {
+            if types().filter({ $0 == type }).count >= count { return true }
+            if !process.isRunning { return types().filter({ $0 == type }).count >= count }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// The exit status, or nil if it did not exit within the bound (then it is killed).
+    func waitForExit(within bound: Duration = .seconds(60)) async -> Int32? {
+        let deadline = ContinuousClock.now + bound
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            return nil
+        }
+        return process.terminationStatus
+    }
+}
+
+extension Fixtures {
+    static let faultAgentsDirectory = (testsDirectory as NSString).appendingPathComponent("Fixtures/fault_agents")
+}
