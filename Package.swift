@@ -21,11 +21,13 @@ let package = Package(
             pkgConfig: "python3-embed",
             providers: [.apt(["python3-dev"])]
         ),
+        // fork/exec with PR_SET_PDEATHSIG for the subprocess backend.
+        .target(name: "CSpawn"),
         .target(name: "Bridge", dependencies: ["CPython"]),
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython",
+                "Bridge", "CPython", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Python")]
@@ -46,6 +48,12 @@ let package = Package(
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
         .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "SubprocessTests",
+            dependencies: ["EmbeddedHost", "CagentClient", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]),
+        // A host the SubprocessTests SIGKILL, to check that its python child dies with it.
+        .executableTarget(name: "cagent-subprocess-harness", dependencies: ["EmbeddedHost"], path: "Tests/SubprocessHarness"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,3 @@
+"""A service that cannot start: its import fails."""
+
+raise RuntimeError("fixture: this service cannot start")
