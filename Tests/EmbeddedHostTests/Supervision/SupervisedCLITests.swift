@@ -73,6 +73,23 @@ struct SupervisedCLITests {
         #expect(await sidecar.waitForExit() == 0)
     }
 
+    @Test func aStallTheInterruptCannotEndIsRestartedAfterRaisingIntoWhatBlocksTheLoop() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        _ = try await client.post("/agent/execute", json: ["agent_id": "fault_blocking_callback", "input": ["seconds": 120]])
+        #expect(await sidecar.waitFor("healthy", count: 2), "stderr:\n\(sidecar.stderr)")
+        #expect(sidecar.types() == ["starting", "healthy", "stalled", "restarting", "healthy"])
+        let restarting = try #require(sidecar.events().first { $0["type"] == "restarting" })
+        #expect(restarting["kind"] == "cold")
+        #expect(restarting["attempt"] == 1)
+        #expect(restarting["reason"]?.stringValue?.contains("stayed blocked after the interrupt") == true)
+        #expect(sidecar.events().last?["generation"] == 2, "a new interpreter generation")
+        #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0)
+    }
+
     @Test func raisingOrCallingSysExitInAnAgentFailsOnlyThatRun() async throws {
         let sidecar = try SidecarProcess(arguments: Self.fast)
         let port = try await sidecar.port()

@@ -91,3 +91,14 @@ class WedgesInCHoldingTheGIL(Agent):
         libc.pthread_mutex_lock(mutex)
         libc.pthread_mutex_lock(mutex)
         return {"unreachable": True}
+
+
+class BlocksTheLoopOutsideARun(Agent):
+    """Schedules a blocking callback: the loop stalls in no run, so the interrupt (which
+    only ever raises into an agent run) leaves it alone, and the supervisor restarts."""
+
+    id = "fault_blocking_callback"
+
+    async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        asyncio.get_running_loop().call_soon(time.sleep, float(input.get("seconds", 60)))
+        return {"scheduled": True}
