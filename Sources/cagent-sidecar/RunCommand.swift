@@ -18,6 +18,9 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
+    @Option(help: "embedded (the service inside this process) or subprocess (a python child process, SIGHUP respawns it).")
+    var mode: String = "embedded"
+
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
 
@@ -58,6 +61,7 @@ struct RunCommand: AsyncParsableCommand {
     var supervision: SupervisionOptions
 
     func validate() throws {
+        guard ["embedded", "subprocess"].contains(mode) else { throw ValidationError("--mode must be embedded or subprocess") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard ["critical", "error", "warning", "info", "debug", "trace"].contains(logLevel) else {
             throw ValidationError("--log-level must be one of critical, error, warning, info, debug, trace")
@@ -105,14 +109,23 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         let health = try supervision.healthCheckConfig(shutdownTimeout: shutdownTimeout)
-        let sidecar = EmbeddedSidecar(configuration: configuration, logger: logger)
+        let sidecar: any SupervisedSidecar
+        let closeEvents: @Sendable () -> Void
+        if mode == "subprocess" {
+            let child = SubprocessSidecar(configuration: configuration, logger: logger)
+            (sidecar, closeEvents) = (child, child.closeEvents)
+        } else {
+            let embedded = EmbeddedSidecar(configuration: configuration, logger: logger)
+            (sidecar, closeEvents) = (embedded, embedded.closeEvents)
+        }
         let supervisor = try Supervisor(sidecar: sidecar, configuration: health, logger: logger)
         let writer = events.map { file in
             let stream = sidecar.events()
             return Task { for await event in stream { file.append(event) } }
         }
         let service = SidecarService(
-            supervisor: supervisor, sidecar: sidecar, sighupRestart: RestartKind(rawValue: sighupRestart) ?? .cold, logger: logger)
+            supervisor: supervisor, sidecar: sidecar,
+            sighupRestart: mode == "subprocess" ? .respawn : RestartKind(rawValue: sighupRestart) ?? .cold, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
@@ -125,7 +138,7 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             failure = error
         }
-        sidecar.closeEvents()
+        closeEvents()
         await writer?.value
         if let failure {
             let message = (failure as? SidecarError)?.description ?? (failure as? SupervisorError)?.description ?? "\(failure)"

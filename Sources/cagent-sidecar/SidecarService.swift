@@ -9,7 +9,7 @@ import UnixSignals
 /// when the supervisor gives up (circuit open) or the service is wedged.
 struct SidecarService: Service {
     let supervisor: Supervisor
-    let sidecar: EmbeddedSidecar
+    let sidecar: any SupervisedSidecar
     let sighupRestart: RestartKind
     let logger: Logger
 

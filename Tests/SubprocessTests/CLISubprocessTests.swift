@@ -1,0 +1,136 @@
+import CagentClient
+import EmbeddedHost
+import Foundation
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cagent-sidecar run --mode subprocess` as a child process of the test.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct CLISubprocessTests {
+    @Test func servesThroughAChildAndStopsOnSIGTERM() async throws {
+        let directory = NSTemporaryDirectory() + "cagent-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let eventsFile = directory + "/events.jsonl"
+        let cli = try CLI(["run", "--mode", "subprocess", "--port", "0", "--events-file", eventsFile],
+                          token: "cli-subprocess-token")
+        let port = try await cli.waitUntilListening()
+        let python = try #require(cli.children.first, "the service runs in a child process")
+        let commandLine = try String(contentsOfFile: "/proc/\(python)/cmdline", encoding: .utf8)
+        #expect(commandLine.contains("uvicorn") && !commandLine.contains("cli-subprocess-token"))
+
+        let client = CagentClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, token: "cli-subprocess-token")
+        #expect(try await client.execute(agentID: "echo", input: ["x": 1]).result == ["x": 1])
+
+        cli.signal(SIGHUP)
+        #expect(await eventually { cli.children.first.map { $0 != python } ?? false }, "SIGHUP respawns the child")
+        #expect(await eventually { (try? await client.health().status) == "ok" })
+
+        cli.signal(SIGTERM)
+        #expect(try await cli.waitForExit() == 0, "stderr: \(cli.stderr)")
+        let types = try String(contentsOfFile: eventsFile, encoding: .utf8).split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["type"] as? String
+        }
+        #expect(types == ["starting", "healthy", "restarting", "healthy", "stopping", "stopped"])
+    }
+
+    @Test func thePythonChildDiesWithACLIKilledBySIGKILL() async throws {
+        let cli = try CLI(["run", "--mode", "subprocess", "--port", "0"], token: "t")
+        _ = try await cli.waitUntilListening()
+        let python = try #require(cli.children.first)
+        cli.signal(SIGKILL)
+        _ = try await cli.waitForExit()
+        #expect(await eventually { !processIsAlive(python) }, "python (pid \(python)) outlived its SIGKILLed host")
+    }
+
+    @Test func aBadModeIsRefused() async throws {
+        let cli = try CLI(["run", "--mode", "thread"], token: "t")
+        #expect(try await cli.waitForExit() != 0)
+        #expect(cli.stderr.contains("--mode must be embedded or subprocess"))
+    }
+}
+
+/// The CLI built beside the test bundle, its output collected.
+private final class CLI: Sendable {
+    private let process: Process
+    private let out = LogBox()
+    private let err = LogBox()
+
+    init(_ arguments: [String], token: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: (RuntimeLocator.currentExecutableDirectory() as NSString)
+            .appendingPathComponent("cagent-sidecar"))
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAGENT_") }
+        environment["CAGENT_TOKEN"] = token
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: Fixtures.projectRoot)
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        stdout.fileHandleForReading.readabilityHandler = { [out] handle in out.append(handle.availableData) }
+        stderr.fileHandleForReading.readabilityHandler = { [err] handle in err.append(handle.availableData) }
+        try process.run()
+    }
+
+    var stdout: String { out.text }
+    var stderr: String { err.text }
+
+    /// Live child processes of the CLI.
+    var children: [Int32] {
+        let pid = process.processIdentifier
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { entry in
+            guard let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8) else { return false }
+            return status.contains("PPid:\t\(pid)\n") && !status.contains("State:\tZ")
+        }
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    func waitUntilListening() async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
+               let port = line.split(separator: ":").last.flatMap({ Int($0) }) {
+                return port
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw CLIFailure(description: "not listening; stderr:\n\(stderr)")
+    }
+
+    func waitForExit() async throws -> Int32 {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                kill(process.processIdentifier, SIGKILL)
+                throw CLIFailure(description: "still running; stderr:\n\(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+private struct CLIFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Output as it arrives.
+private final class LogBox: Sendable {
+    private let data = Mutex(Data())
+    func append(_ chunk: Data) { data.withLock { $0.append(chunk) } }
+    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+}
