@@ -7,9 +7,13 @@ enum ServiceCommand {
     static func make(runtime: PythonRuntime, configuration: SidecarConfiguration, port: Int,
                      hostEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws(SidecarError) -> ChildProcess.Command {
         guard let python = runtime.programName, FileManager.default.isExecutableFile(atPath: python) else {
+            // A bundle links the interpreter into the host and ships no python executable.
+            let hint = runtime.source == .bundle
+                ? "; this bundle has none (its interpreter is linked into the host): pass --python-home with a virtual environment"
+                : ""
             throw .runtimeInvalid(
                 path: runtime.programName ?? runtime.home ?? runtime.serviceDirectory,
-                reason: "the subprocess backend needs a python executable there")
+                reason: "the subprocess backend needs a python executable there\(hint)")
         }
         let graceful = max(1, Int(configuration.shutdownTimeout.seconds * 0.4))
         let arguments = [
