@@ -21,13 +21,15 @@ let package = Package(
             pkgConfig: "python3-embed",
             providers: [.apt(["python3-dev"])]
         ),
+        // zlib for the single-file bundle's payload (libpython links libz already).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // fork/exec with PR_SET_PDEATHSIG for the subprocess backend.
         .target(name: "CSpawn"),
         .target(name: "Bridge", dependencies: ["CPython"]),
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CSpawn",
+                "Bridge", "CPython", "CZlib", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Python")]

@@ -8,4 +8,10 @@ struct CagentSidecar: AsyncParsableCommand {
         subcommands: [RunCommand.self, BenchCommand.self],
         defaultSubcommand: RunCommand.self
     )
+
+    /// A single-file build unpacks its payload first (``OnefileLaunch``).
+    static func main() async {
+        OnefileLaunch.prepare()
+        await main(nil)
+    }
 }

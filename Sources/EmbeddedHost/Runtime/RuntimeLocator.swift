@@ -1,15 +1,20 @@
 import Bridge
 import Foundation
 
-/// Finds the runtime in the order DESIGN.md gives: an explicit path, a bundle beside
-/// the executable, the project's virtual environment.
+/// Finds the runtime in the order DESIGN.md gives: an explicit path, a bundle (the
+/// single file's unpacked payload, else the folder beside the executable), the project's
+/// virtual environment.
 public struct RuntimeLocator: Sendable {
-    /// The bundle layout beside the executable.
+    /// The bundle layout (`make bundle`): a Python prefix, the service, the host's Python.
     public static let bundleRuntimeFolder = "runtime"
     public static let bundleServiceFolder = "service"
+    public static let bundleHostPythonFolder = "host-python"
 
     public var explicitHome: String?
     public var serviceDirectory: String?
+    /// Where a single-file bundle unpacked its payload (``OnefileBundle``); searched
+    /// before the executable's folder.
+    public var unpackedBundleDirectory: String?
     public var executableDirectory: String
     public var workingDirectory: String
     public var hostModulesDirectory: String
@@ -19,6 +24,7 @@ public struct RuntimeLocator: Sendable {
     public init(
         explicitHome: String?,
         serviceDirectory: String? = nil,
+        unpackedBundleDirectory: String? = OnefileBundle.preparedDirectory,
         executableDirectory: String = RuntimeLocator.currentExecutableDirectory(),
         workingDirectory: String = FileManager.default.currentDirectoryPath,
         hostModulesDirectory: String = HostResources.pythonDirectory,
@@ -26,6 +32,7 @@ public struct RuntimeLocator: Sendable {
     ) {
         self.explicitHome = explicitHome
         self.serviceDirectory = serviceDirectory
+        self.unpackedBundleDirectory = unpackedBundleDirectory
         self.executableDirectory = executableDirectory
         self.workingDirectory = workingDirectory
         self.hostModulesDirectory = hostModulesDirectory
@@ -37,12 +44,17 @@ public struct RuntimeLocator: Sendable {
         if let explicitHome {
             return try runtime(at: explicitHome, source: .explicit, service: serviceDirectory)
         }
-        let bundle = (executableDirectory as NSString).appendingPathComponent(Self.bundleRuntimeFolder)
-        searched.append(bundle)
-        if isDirectory(bundle) {
-            let service = serviceDirectory
-                ?? (executableDirectory as NSString).appendingPathComponent(Self.bundleServiceFolder)
-            return try runtime(at: bundle, source: .bundle, service: service)
+        for root in [unpackedBundleDirectory, executableDirectory].compactMap({ $0 }) {
+            let bundle = (root as NSString).appendingPathComponent(Self.bundleRuntimeFolder)
+            searched.append(bundle)
+            if isDirectory(bundle) {
+                let service = serviceDirectory ?? (root as NSString).appendingPathComponent(Self.bundleServiceFolder)
+                // A bundle carries its own host modules: nothing reaches back into the build tree.
+                let hostPython = (root as NSString).appendingPathComponent(Self.bundleHostPythonFolder)
+                let hostModules = fileExists((hostPython as NSString).appendingPathComponent("cagent_host"))
+                    ? hostPython : hostModulesDirectory
+                return try runtime(at: bundle, source: .bundle, service: service, hostModules: hostModules)
+            }
         }
         for start in [workingDirectory, executableDirectory] {
             var directory = (start as NSString).standardizingPath
@@ -64,7 +76,9 @@ public struct RuntimeLocator: Sendable {
     }
 
     /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`).
-    func runtime(at path: String, source: PythonRuntime.Source, service: String?) throws(SidecarError) -> PythonRuntime {
+    func runtime(
+        at path: String, source: PythonRuntime.Source, service: String?, hostModules: String? = nil
+    ) throws(SidecarError) -> PythonRuntime {
         let root = (path as NSString).standardizingPath
         guard isDirectory(root) else { throw .runtimeInvalid(path: root, reason: "no such directory") }
         let cfg = (root as NSString).appendingPathComponent("pyvenv.cfg")
@@ -96,7 +110,7 @@ public struct RuntimeLocator: Sendable {
         }
         return PythonRuntime(
             source: source, programName: programName, home: home,
-            serviceDirectory: serviceRoot, hostModulesDirectory: hostModulesDirectory)
+            serviceDirectory: serviceRoot, hostModulesDirectory: hostModules ?? hostModulesDirectory)
     }
 
     /// `version` (or `version_info`) from a pyvenv.cfg.
@@ -131,13 +145,16 @@ public struct RuntimeLocator: Sendable {
 
 /// Files the host ships with itself.
 public enum HostResources {
-    /// The folder that holds the `cagent_host` package: beside the executable in a
-    /// bundle, else the package's resource bundle.
+    /// The folder that holds the `cagent_host` package: in a bundle (the single file's
+    /// unpacked payload, or beside the executable), else the package's resource bundle
+    /// (SwiftPM's `Bundle.module`, which on Linux falls back to an absolute build path:
+    /// a bundle never gets there).
     public static var pythonDirectory: String {
-        let besideExecutable = (RuntimeLocator.currentExecutableDirectory() as NSString)
-            .appendingPathComponent("host-python")
-        if FileManager.default.fileExists(atPath: (besideExecutable as NSString).appendingPathComponent("cagent_host")) {
-            return besideExecutable
+        for root in [OnefileBundle.preparedDirectory, RuntimeLocator.currentExecutableDirectory()].compactMap({ $0 }) {
+            let folder = (root as NSString).appendingPathComponent(RuntimeLocator.bundleHostPythonFolder)
+            if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("cagent_host")) {
+                return folder
+            }
         }
         return Bundle.module.bundleURL.appendingPathComponent("Python").path
     }
