@@ -84,7 +84,9 @@ struct EndpointTests {
     @Test func aStreamResumesAfterALastEventID() async throws {
         try await ServiceProcess.with { service in
             let client = CagentClient(baseURL: service.baseURL, token: service.token)
-            let id = try await client.startRun(agentID: "counter", input: ["count": 5])
+            // Slow enough that the first reader leaves long before the end: a run whose
+            // terminal event was sent is retired, and could not be resumed.
+            let id = try await client.startRun(agentID: "counter", input: ["count": 5, "interval": 0.3])
             var first: [String?] = []
             for try await event in client.stream(requestID: id) where event.kind != .keepalive {
                 first.append(event.id)

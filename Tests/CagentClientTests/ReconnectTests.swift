@@ -15,7 +15,7 @@ struct ReconnectTests {
             let client = CagentClient(configuration)
 
             let count = 40
-            let id = try await direct.startRun(agentID: "counter", input: ["count": .integer(count), "interval": 0.01])
+            let id = try await direct.startRun(agentID: "counter", input: ["count": .integer(count), "interval": 0.02])
             let events = try await collect(client.stream(requestID: id))
 
             #expect(events.map(\.id) == (0...count).map { String($0) }, "every id once, in order")
@@ -64,7 +64,7 @@ struct ReconnectTests {
             configuration.reconnection = .init(maxAttempts: 0)
             let client = CagentClient(configuration)
             let id = try await CagentClient(baseURL: service.baseURL, token: service.token)
-                .startRun(agentID: "counter", input: ["count": 40, "interval": 0.01])
+                .startRun(agentID: "counter", input: ["count": 40, "interval": 0.02])
             var received: [RunEvent] = []
             do {
                 for try await event in client.stream(requestID: id) where event.kind != .keepalive { received.append(event) }
