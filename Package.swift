@@ -29,7 +29,7 @@ let package = Package(
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CZlib", "CSpawn",
+                "Bridge", "CPython", "CZlib", "CSpawn", "CagentAPI",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Python")]
@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "CagentAPI"),
         .target(name: "CagentClient", dependencies: ["CagentAPI"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",

@@ -89,6 +89,11 @@ public struct RunEvent: Sendable, Equatable {
             decoded = nil
         }
         guard case .object(let object)? = decoded else { throw .notAnObject(type: type, data: data) }
+        try self.init(type: type, object: object, id: id)
+    }
+
+    /// An event from its type and data object: what the host's direct calls receive.
+    public init(type: String, object: JSONObject, id: String?) throws(DecodingFailure) {
         let kind: Kind
         switch type {
         case "thinking": kind = .thinking(object)
@@ -96,12 +101,14 @@ public struct RunEvent: Sendable, Equatable {
         case "tool_result": kind = .toolResult(object)
         case "keepalive": kind = .keepalive
         case "result":
-            guard let result = try? JSONDecoder().decode(ExecuteResult.self, from: Data(data.utf8)) else {
-                throw .malformed(type: type, data: data)
+            guard let result = ExecuteResult(object: object) else {
+                throw .malformed(type: type, data: "\(object)")
             }
             kind = .result(result)
         case "error":
-            guard let error = ServiceError(object: object, status: nil) else { throw .malformed(type: type, data: data) }
+            guard let error = ServiceError(object: object, status: nil) else {
+                throw .malformed(type: type, data: "\(object)")
+            }
             kind = .error(error)
         default:
             kind = .other(type: type, data: object)

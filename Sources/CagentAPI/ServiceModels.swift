@@ -92,6 +92,14 @@ public struct ExecuteResult: Codable, Sendable, Equatable {
         self.agentID = agentID
     }
 
+    /// From `{"result": {...}, "execution_time": seconds, "agent_id": ...}`; nil when a member is missing.
+    public init?(object: JSONObject) {
+        guard case .object(let result)? = object["result"], let time = object["execution_time"]?.doubleValue,
+              let agentID = object["agent_id"]?.stringValue
+        else { return nil }
+        self.init(result: result, executionTime: time, agentID: agentID)
+    }
+
     enum CodingKeys: String, CodingKey {
         case result
         case executionTime = "execution_time"

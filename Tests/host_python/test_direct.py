@@ -52,6 +52,7 @@ def test_execute_delivers_the_result(calls: tuple[DirectCalls, Any]) -> None:
     direct, _ = calls
     inbox = Inbox()
     direct.execute("echo", {"a": [1, "ü"]}, None, None, inbox).result(10)
+    assert [kind for kind, _ in inbox.items] == ["result", "done"]
     assert inbox.items[0][0] == "result"
     assert inbox.items[0][1]["result"] == {"a": [1, "ü"]}
     assert inbox.items[0][1]["agent_id"] == "echo"
@@ -73,9 +74,10 @@ def test_stream_delivers_every_event_then_the_result(calls: tuple[DirectCalls, A
     direct, _ = calls
     inbox = Inbox()
     direct.stream("slow_stream", {"steps": 3, "interval": 0}, None, None, inbox).result(10)
-    types = [payload["type"] for kind, payload in inbox.items]
+    assert inbox.items[-1] == ("done", {"cancelled": False})
+    types = [payload["type"] for kind, payload in inbox.items[:-1]]
     assert types == ["thinking", "thinking", "thinking", "result"]
-    assert [payload["id"] for _, payload in inbox.items] == ["0", "1", "2", "3"]
+    assert [payload["id"] for _, payload in inbox.items[:-1]] == ["0", "1", "2", "3"]
 
 
 def test_cancelling_a_stream_cancels_the_run(calls: tuple[DirectCalls, Any]) -> None:
@@ -107,4 +109,4 @@ def test_cancelling_an_execute_cancels_the_run(calls: tuple[DirectCalls, Any]) -
             break
         threading.Event().wait(0.01)
     assert app.state.service.task_count == 0
-    assert inbox.items == []
+    assert inbox.items == [("done", {"cancelled": True})]

@@ -22,7 +22,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private let watchdog = EmbeddedWatchdog()
     private let logger: Logger
     private var socket: ListeningSocket?
-    private var thread: InterpreterThread?
+    private(set) var thread: InterpreterThread?
     private var pump: Task<Void, Never>?
     private var copiesRoot: String?
     private var waiters: [UInt64: CheckedContinuation<Outcome, Never>] = [:]

@@ -50,7 +50,7 @@ final class InterpreterThread: Sendable {
     private let onEvent: @Sendable (Event) -> Void
     private let logger: Logger
     /// The `cagent_host.runner.Controller` of the running generation, if any.
-    private let controller = Mutex<PythonObject?>(nil)
+    let controller = Mutex<PythonObject?>(nil)
     /// What the watchdog may touch of this thread (heartbeats, signals, stacks).
     let link = InterpreterLink()
 

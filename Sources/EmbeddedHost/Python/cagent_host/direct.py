@@ -17,8 +17,9 @@ from typing import Any
 logger = logging.getLogger("cagent.host")
 
 #: ``deliver(kind, payload)``: "result" (execute's {result, execution_time, agent_id}),
-#: "event" ({id, type, data}: stream's events, the last one terminal) or "error"
-#: ({code, message, status, ...}: the call could not run or failed).
+#: "event" ({id, type, data}: stream's events, the last one terminal), "error"
+#: ({code, message, status, ...}: the call could not run or failed), and last, always,
+#: "done" ({"cancelled": bool}) — also when the loop closes under a pending call.
 Deliver = Callable[[str, dict[str, Any]], None]
 
 
@@ -31,13 +32,13 @@ class DirectCalls:
         self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver
     ) -> concurrent.futures.Future[None]:
         """Run to the end; cancelling the returned future cancels the run. Thread-safe."""
-        return asyncio.run_coroutine_threadsafe(self._execute(agent_id, input, context, timeout_s, deliver), self._loop)
+        return _watched(asyncio.run_coroutine_threadsafe(self._execute(agent_id, input, context, timeout_s, deliver), self._loop), deliver)
 
     def stream(
         self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver
     ) -> concurrent.futures.Future[None]:
         """Every event of a new run; cancelling the returned future cancels the run. Thread-safe."""
-        return asyncio.run_coroutine_threadsafe(self._stream(agent_id, input, context, timeout_s, deliver), self._loop)
+        return _watched(asyncio.run_coroutine_threadsafe(self._stream(agent_id, input, context, timeout_s, deliver), self._loop), deliver)
 
     async def _execute(self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver) -> None:
         try:
@@ -68,6 +69,11 @@ class DirectCalls:
 
     def _service(self) -> Any:
         return self._app().state.service
+
+
+def _watched(future: concurrent.futures.Future[None], deliver: Deliver) -> concurrent.futures.Future[None]:
+    future.add_done_callback(lambda done: deliver("done", {"cancelled": done.cancelled()}))
+    return future
 
 
 def _error(error: BaseException) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import generation, watchdog
+from .direct import DirectCalls
 from .server import EmbeddedServer, ServerOptions, import_app
 
 logger = logging.getLogger("cagent.host")
@@ -39,8 +40,10 @@ class Controller:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._commands: asyncio.Queue[str] = asyncio.Queue()
-        #: The app being served (for the watchdog's current_run).
+        #: The app being served (for the watchdog's current_run and direct calls).
         self.app: Any = None
+        #: Agent calls from Swift without HTTP (cagent_host.direct).
+        self.direct = DirectCalls(loop, lambda: self.app)
 
     def request(self, command: str) -> None:
         """Ask for "stop", "warm" or "cold"; returns at once."""

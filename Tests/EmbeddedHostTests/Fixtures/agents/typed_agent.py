@@ -84,3 +84,36 @@ class SlowStreamAgent(Agent):
             await emit("thinking", {"step": step})
             await asyncio.sleep(float(input.get("interval", 0.05)))
         return {"steps": steps}
+
+
+class RaisesAgent(Agent):
+    id = "raises"
+
+    async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        raise ValueError(str(input.get("message", "boom")))
+
+
+#: Runs of `cancel_probe` that saw their cancellation, by the marker they were given.
+CANCELLED: set[str] = set()
+
+
+class CancelProbeAgent(Agent):
+    """Emits until cancelled, and records that it was."""
+
+    id = "cancel_probe"
+
+    async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        try:
+            while True:
+                await emit("thinking", {"marker": input["marker"]})
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            CANCELLED.add(str(input["marker"]))
+            raise
+
+
+class CancelReportAgent(Agent):
+    id = "cancel_report"
+
+    async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        return {"cancelled": sorted(CANCELLED)}

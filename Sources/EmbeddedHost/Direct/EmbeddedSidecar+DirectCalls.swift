@@ -1,0 +1,103 @@
+import CagentAPI
+import Foundation
+import Synchronization
+
+/// Calling agents from Swift with no HTTP in between: the same agents, results, events
+/// and errors as ``CagentClient`` (a failure is the same ``ServiceError`` the client
+/// carries in `CagentClientError.service`), through the running service's event loop.
+extension EmbeddedSidecar {
+    /// Runs `agentID` to its end. Throws ``ServiceError`` as the service reports it
+    /// (`unknown_agent`, `invalid_request`, `agent_failed`, `timeout`, `shutting_down`, ...),
+    /// ``SidecarError/notRunning(_:)``, or `CancellationError` — cancelling the calling
+    /// task cancels the Python run.
+    public func execute(
+        agentID: String, input: JSONObject, context: JSONObject? = nil, timeout: Duration? = nil
+    ) async throws -> ExecuteResult {
+        let thread = try runningThread()
+        let outcome = DirectOutcome()
+        let call = try DirectCall.submit(
+            .execute, on: thread, agentID: agentID, input: input, context: context, timeout: timeout
+        ) { delivery in
+            switch delivery {
+            case .result(let result): outcome.resume(.success(result))
+            case .error(let error): outcome.resume(.failure(error))
+            case .done(let cancelled):
+                outcome.resume(.failure(cancelled ? CancellationError() as any Error
+                    : SidecarError.serviceStopped("the call ended without an answer")))
+            case .event: break
+            }
+        }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            outcome.resume(.failure(CancellationError()))
+            Thread { call.cancel() }.start()
+        }
+    }
+
+    /// Starts `agentID` and streams every event of its run, the last one `result` or
+    /// `error` (an `error` event ends the stream normally; errors before the run starts
+    /// are thrown). Ending the iteration early cancels the Python run.
+    public func stream(
+        agentID: String, input: JSONObject, context: JSONObject? = nil, timeout: Duration? = nil
+    ) async throws -> AsyncThrowingStream<RunEvent, any Error> {
+        let thread = try runningThread()
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: RunEvent.self)
+        let call = try DirectCall.submit(
+            .stream, on: thread, agentID: agentID, input: input, context: context, timeout: timeout
+        ) { delivery in
+            switch delivery {
+            case .event(let event):
+                continuation.yield(event)
+                if event.isTerminal { continuation.finish() }
+            case .error(let error): continuation.finish(throwing: error)
+            case .done(let cancelled):
+                continuation.finish(throwing: cancelled ? CancellationError() as any Error
+                    : SidecarError.serviceStopped("the run ended without a result or error event"))
+            case .result: break
+            }
+        }
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { Thread { call.cancel() }.start() }
+        }
+        return stream
+    }
+
+    private func runningThread() throws -> InterpreterThread {
+        guard case .running = state, let thread else { throw SidecarError.notRunning(state) }
+        return thread
+    }
+}
+
+/// A result awaited once and settled by whichever comes first: Python's answer, the
+/// end of the call, or cancellation.
+final class DirectOutcome: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<ExecuteResult, any Error>?
+        var early: Result<ExecuteResult, any Error>?
+    }
+
+    private let state = Mutex(State())
+
+    func value() async throws -> ExecuteResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let early = state.withLock { state -> Result<ExecuteResult, any Error>? in
+                if let early = state.early { return early }
+                state.continuation = continuation
+                return nil
+            }
+            if let early { continuation.resume(with: early) }
+        }
+    }
+
+    /// The first call wins; later ones do nothing.
+    func resume(_ result: Result<ExecuteResult, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<ExecuteResult, any Error>? in
+            if state.early != nil { return nil }
+            state.early = result
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+    }
+}

@@ -1,0 +1,119 @@
+import Bridge
+import CagentAPI
+import Foundation
+import Testing
+@testable import EmbeddedHost
+
+/// Direct calls run in this process's interpreter, so they belong to the serialized
+/// embedded suite.
+extension EmbeddedSidecarTests {
+    @Test func directCallsGiveTheSameResultsEventsAndErrorsAsHTTP() async throws {
+        let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration())
+        try await sidecar.start()
+
+        let input: JSONObject = ["text": "héllo 🌍", "list": [1, 2.5, nil, true], "nested": ["k": "v"]]
+        let result = try await sidecar.execute(agentID: "echo", input: input)
+        #expect(result.result == input)
+        #expect(result.agentID == "echo")
+        #expect(result.executionTime >= 0)
+
+        // The HTTP answer for the same call carries the same result.
+        let port = try #require(await sidecar.port)
+        let http = try await LoopbackHTTP(port: port, token: sidecar.token)
+            .post("/agent/execute", json: ["agent_id": "echo", "input": .object(input.mapValues(JSONValue.init))])
+        #expect(http.json?["result"].map(JSON.init) == .object(input))
+
+        await expectServiceError(code: "unknown_agent", status: 404) {
+            _ = try await sidecar.execute(agentID: "nope", input: [:])
+        }
+        await expectServiceError(code: "invalid_request", status: 422) {
+            _ = try await sidecar.execute(agentID: "tools", input: ["calls": [["arguments": [:]]]])
+        }
+        await expectServiceError(code: "agent_failed", status: 500, requestID: true) {
+            _ = try await sidecar.execute(agentID: "raises", input: ["message": "on purpose"])
+        }
+        await expectServiceError(code: "timeout", status: 504, requestID: true) {
+            _ = try await sidecar.execute(agentID: "slow_stream", input: ["steps": 1000], timeout: .milliseconds(100))
+        }
+
+        var types: [String] = []
+        var ids: [String?] = []
+        for try await event in try await sidecar.stream(agentID: "slow_stream", input: ["steps": 3, "interval": 0]) {
+            types.append(event.type)
+            ids.append(event.id)
+        }
+        #expect(types == ["thinking", "thinking", "thinking", "result"])
+        #expect(ids == ["0", "1", "2", "3"])
+
+        var failed: [RunEvent] = []
+        for try await event in try await sidecar.stream(agentID: "raises", input: [:]) { failed.append(event) }
+        guard case .error(let error)? = failed.last?.kind else {
+            Issue.record("the stream did not end with an error event: \(failed)")
+            return
+        }
+        #expect(error.code == "agent_failed")
+
+        try await sidecar.stop()
+        await #expect(throws: SidecarError.notRunning(.stopped)) {
+            _ = try await sidecar.execute(agentID: "echo", input: [:])
+        }
+    }
+
+    @Test func cancellingTheSwiftTaskCancelsThePythonRun() async throws {
+        let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration())
+        try await sidecar.start()
+
+        let execute = Task { try await sidecar.execute(agentID: "cancel_probe", input: ["marker": "execute"]) }
+        try await Task.sleep(for: .milliseconds(200))
+        execute.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await execute.value }
+
+        // Leaving a stream early cancels its run too.
+        var seen = 0
+        for try await event in try await sidecar.stream(agentID: "cancel_probe", input: ["marker": "stream"]) {
+            #expect(event.type == "thinking")
+            seen += 1
+            if seen == 3 { break }
+        }
+
+        var cancelled: [JSON] = []
+        for _ in 0..<200 {
+            cancelled = try await sidecar.execute(agentID: "cancel_report", input: [:]).result["cancelled"]?.arrayValue ?? []
+            if cancelled.count == 2 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(cancelled == ["execute", "stream"])
+        try await sidecar.stop()
+    }
+
+    @Test func manyConcurrentDirectCallsFromSwiftTasks() async throws {
+        let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration())
+        try await sidecar.start()
+        let answers = try await withThrowingTaskGroup(of: (Int, JSONObject).self) { group in
+            for index in 0..<200 {
+                group.addTask { (index, try await sidecar.execute(agentID: "echo", input: ["n": .integer(index)]).result) }
+            }
+            var answers: [Int: JSONObject] = [:]
+            for try await (index, result) in group { answers[index] = result }
+            return answers
+        }
+        #expect(answers.count == 200)
+        #expect(answers.allSatisfy { $0.value == ["n": .integer($0.key)] })
+        try await sidecar.stop()
+    }
+
+    private func expectServiceError(
+        code: String, status: Int, requestID: Bool = false, _ body: () async throws -> Void
+    ) async {
+        do {
+            try await body()
+            Issue.record("no error; expected \(code)")
+        } catch let error as ServiceError {
+            #expect(error.code == code)
+            #expect(error.status == status)
+            #expect((error.requestID != nil) == requestID, "request id: \(String(describing: error.requestID))")
+        } catch {
+            Issue.record("expected ServiceError \(code), got \(error)")
+        }
+    }
+}
