@@ -8,7 +8,7 @@ STAMP       := $(VENV)/.requirements-installed
 SWIFT_FLAGS ?=
 RUN_ARGS    ?= --token-file .cagent-token
 
-.PHONY: all setup system build run test test-swift test-python bench clean bundle
+.PHONY: all setup system build run test test-swift test-python bench clean bundle test-bundle bench-bundle
 
 all: build
 
@@ -39,7 +39,7 @@ build: setup
 run: build
 	swift run $(SWIFT_FLAGS) cagent-sidecar run $(RUN_ARGS)
 
-test: test-python test-swift
+test: test-python test-swift test-bundle
 
 # The service's tests, then the host's Python half (cagent_host).
 test-python: setup
@@ -65,6 +65,16 @@ BUNDLE_SCRATCH ?= .build-bundle
 
 bundle: setup
 	BUNDLE_SCRATCH=$(BUNDLE_SCRATCH) bundle/build.sh
+
+# Both outputs where no Python can be found (a private mount namespace: root and
+# unshare -m), serving the whole API; the single file's cache cases.
+test-bundle: bundle
+	bundle/test.sh
+
+# Launch times of the single file (first, later) beside the folder; PYINSTALLER=... adds
+# a PyInstaller --onefile build of the same service.
+bench-bundle: bundle
+	bundle/bench.sh
 
 bench: build
 	swift run $(SWIFT_FLAGS) -c release cagent-sidecar bench

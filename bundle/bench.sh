@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# make bench-bundle: launch times of dist/cagent-sidecar.run, first (empty cache) and
+# later (cache reused), beside the folder dist/cagent-sidecar/ (nothing to unpack: what
+# a later launch should cost). A launch is timed from exec to the host's
+# `listening on` line, which it prints once GET /health answers.
+#
+# With PYINSTALLER=/path/to/pyinstaller (or pyinstaller on PATH), the same service is
+# also built as a PyInstaller --onefile (uvicorn main:app) and timed to its first
+# /health answer: PyInstaller unpacks on every launch.
+#
+# RUNS (default 5) launches each; medians and all samples are printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+project=$PWD
+dist=${BUNDLE_DIST:-dist}
+runs=${RUNS:-5}
+for output in "$dist/cagent-sidecar/cagent-sidecar" "$dist/cagent-sidecar.run"; do
+    [ -x "$output" ] || { echo "bench-bundle: $output is missing; run make bundle" >&2; exit 1; }
+done
+command -v curl >/dev/null || { echo "bench-bundle: needs curl" >&2; exit 1; }
+work=$(mktemp -d /tmp/cagent-bundle-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -a "$dist/cagent-sidecar" "$work/folder"
+cp "$dist/cagent-sidecar.run" "$work/single.run"
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+
+# launch_ms CACHE EXECUTABLE: ms to `listening on`, then SIGTERM and wait.
+launch_ms() {
+    local cache=$1 executable=$2 start pid out=$work/out err=$work/err
+    : >"$out"
+    start=$(now_ms)
+    env -i CAGENT_TOKEN=bench XDG_CACHE_HOME="$cache" TMPDIR="$work" "$executable" run --port 0 --log-level error \
+        >"$out" 2>"$err" &
+    pid=$!
+    until grep -q "listening on" "$out"; do
+        kill -0 "$pid" 2>/dev/null || { echo "bench-bundle: $executable exited:" >&2; cat "$err" >&2; return 1; }
+        sleep 0.01
+    done
+    echo $(($(now_ms) - start))
+    kill -TERM "$pid"; wait "$pid" || true
+}
+
+echo "bench-bundle: $runs launches each ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+first=(); unpack=(); later=(); folder=()
+for n in $(seq "$runs"); do
+    first+=("$(launch_ms "$work/cache-first-$n" "$work/single.run")")
+    unpack+=("$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$work/err" | awk '{print int($1 * 1000)}')")
+done
+# Interleaved, so load from elsewhere hits both alike.
+for n in $(seq "$runs"); do
+    later+=("$(launch_ms "$work/cache-first-1" "$work/single.run")")
+    folder+=("$(launch_ms "$work/no-cache" "$work/folder/cagent-sidecar")")
+done
+# What finding and checking the cache costs alone: --help exits right after it.
+help_ms() {
+    local start
+    start=$(now_ms)
+    env -i XDG_CACHE_HOME="$1" "$2" --help >/dev/null
+    echo $(($(now_ms) - start))
+}
+check=(); plain=()
+for n in $(seq "$runs"); do
+    check+=("$(help_ms "$work/cache-first-1" "$work/single.run")")
+    plain+=("$(help_ms "$work/no-cache" "$work/folder/cagent-sidecar")")
+done
+
+printf 'bench-bundle: %-46s median %5s ms   (%s)\n' \
+    "single file, first launch (empty cache)" "$(median "${first[@]}")" "${first[*]}" \
+    "  of which unpacking ($(du -sh "$work/cache-first-1" | cut -f1) written)" "$(median "${unpack[@]}")" "${unpack[*]}" \
+    "single file, later launches (cache reused)" "$(median "${later[@]}")" "${later[*]}" \
+    "folder (nothing to unpack)" "$(median "${folder[@]}")" "${folder[*]}" \
+    "--help: single file (cache found and checked)" "$(median "${check[@]}")" "${check[*]}" \
+    "--help: folder" "$(median "${plain[@]}")" "${plain[*]}"
+
+pyinstaller=${PYINSTALLER:-$(command -v pyinstaller || true)}
+if [ -z "$pyinstaller" ]; then
+    echo "bench-bundle: PyInstaller: not measured (not installed; set PYINSTALLER=/path/to/pyinstaller)"
+    exit 0
+fi
+echo "bench-bundle: building a PyInstaller --onefile of the same service with $pyinstaller ..."
+cat >"$work/pyi_entry.py" <<'EOF'
+import sys
+
+import uvicorn
+
+import main
+
+uvicorn.run(main.create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="error")
+EOF
+(cd "$work" && "$pyinstaller" --onefile --noconfirm --log-level ERROR --name pyi-service \
+    --paths "$project/python" --hidden-import main \
+    --collect-submodules agents --collect-submodules web --collect-submodules service \
+    --collect-submodules tools --collect-submodules uvicorn --collect-submodules uvloop \
+    --collect-submodules httptools --collect-submodules mcp \
+    --distpath "$work/pyi-dist" --workpath "$work/pyi-build" --specpath "$work" pyi_entry.py >"$work/pyi.log" 2>&1) \
+    || { echo "bench-bundle: PyInstaller build failed:"; tail -20 "$work/pyi.log"; exit 1; }
+pyi=()
+for n in $(seq "$runs"); do
+    port=$((20000 + RANDOM % 20000))
+    start=$(now_ms)
+    env -i CAGENT_TOKEN=bench TMPDIR="$work" "$work/pyi-dist/pyi-service" "$port" >"$work/pyi.out" 2>&1 &
+    pid=$!
+    until curl -s -o /dev/null "http://127.0.0.1:$port/health"; do
+        kill -0 "$pid" 2>/dev/null || { echo "bench-bundle: the PyInstaller build exited:"; cat "$work/pyi.out"; exit 1; }
+        sleep 0.01
+    done
+    pyi+=($(($(now_ms) - start)))
+    kill -TERM "$pid"; wait "$pid" || true
+done
+printf 'bench-bundle: %-46s median %5s ms   (%s)  %s\n' "PyInstaller --onefile, every launch" \
+    "$(median "${pyi[@]}")" "${pyi[*]}" "$(du -h "$work/pyi-dist/pyi-service" | cut -f1)"

@@ -1,0 +1,77 @@
+"""An agent bundle/test.sh loads (CAGENT_AGENTS_DIR) into a bundled host: it reports
+where the interpreter found everything, and whether that is all inside the bundle."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+from typing import Any
+
+from agents.base import Agent, Emit
+
+# Modules whose import proves a part of the bundle: lib-dynload (C extensions with
+# system libraries), the service's requirements (Rust and Cython extensions), pure stdlib.
+IMPORTS = (
+    "ssl", "hashlib", "sqlite3", "ctypes", "decimal", "lzma", "bz2", "uuid", "zlib",
+    "pyexpat", "json", "zoneinfo", "asyncio", "multiprocessing",
+    "fastapi", "pydantic", "pydantic_core", "uvicorn", "uvloop", "httptools", "starlette",
+    "sse_starlette", "mcp", "httpx", "anyio", "dotenv",
+)
+
+
+class ProbeAgent(Agent):
+    id = "probe"
+    description = "Where did this interpreter find everything? (bundle/test.sh)"
+    input_schema = {"type": "object", "properties": {"root": {"type": "string"}}, "required": ["root"]}
+
+    async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        # Importing takes seconds: off the event loop, which the host's watchdog watches.
+        result = await asyncio.to_thread(inspect, input["root"])
+        result["loop"] = type(asyncio.get_running_loop()).__module__
+        return result
+
+
+def inspect(root: str) -> dict[str, Any]:
+    root = os.path.realpath(root) + os.sep
+    here = os.path.dirname(os.path.realpath(__file__)) + os.sep
+    problems: list[str] = []
+
+    def inside(path: str) -> bool:
+        real = os.path.realpath(path)
+        return real.startswith(root) or real.startswith(here)
+
+    failed = []
+    for name in IMPORTS:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - reported
+            failed.append(f"{name}: {type(error).__name__}: {error}")
+    if failed:
+        problems.append(f"imports failed: {failed}")
+    for entry in sys.path:
+        if entry and os.path.exists(entry) and not inside(entry):
+            problems.append(f"sys.path entry outside the bundle: {entry}")
+        if "/usr/lib/python3" in entry or ".venv" in entry or "/.pyenv/" in entry:
+            problems.append(f"sys.path names a Python of the machine: {entry}")
+    for name, module in sorted(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and not inside(file):
+            problems.append(f"module {name} comes from outside the bundle: {file}")
+    if not inside(sys.prefix) or not inside(sys.base_prefix):
+        problems.append(f"sys.prefix {sys.prefix} / base_prefix {sys.base_prefix} outside the bundle")
+    if not sys.flags.isolated:
+        problems.append("the interpreter is not isolated")
+    for variable in ("PYTHONHOME", "PYTHONPATH"):
+        value = os.environ.get(variable)
+        if value and any(value in entry for entry in sys.path):
+            problems.append(f"{variable}={value} reached sys.path")
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "sys_path": sys.path,
+        "prefix": sys.prefix,
+        "executable": sys.executable,
+        "modules_checked": len(sys.modules),
+    }
