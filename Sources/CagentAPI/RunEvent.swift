@@ -102,17 +102,24 @@ public struct RunEvent: Sendable, Equatable {
         case "keepalive": kind = .keepalive
         case "result":
             guard let result = ExecuteResult(object: object) else {
-                throw .malformed(type: type, data: "\(object)")
+                throw .malformed(type: type, data: Self.text(of: object))
             }
             kind = .result(result)
         case "error":
             guard let error = ServiceError(object: object, status: nil) else {
-                throw .malformed(type: type, data: "\(object)")
+                throw .malformed(type: type, data: Self.text(of: object))
             }
             kind = .error(error)
         default:
             kind = .other(type: type, data: object)
         }
         self.init(id: id, kind: kind)
+    }
+
+    /// Compact JSON text with sorted keys, for error messages.
+    static func text(of object: JSONObject) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(JSON.object(object))).map { String(decoding: $0, as: UTF8.self) } ?? "\(object)"
     }
 }

@@ -32,8 +32,8 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String {
-        let where_ = status.map { "HTTP \($0) " } ?? ""
+        let http = status.map { "HTTP \($0) " } ?? ""
         let run = requestID.map { " (request \($0))" } ?? ""
-        return "\(where_)\(code): \(message)\(run)"
+        return "\(http)\(code): \(message)\(run)"
     }
 }

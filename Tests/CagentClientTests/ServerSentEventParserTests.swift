@@ -162,7 +162,7 @@ import Testing
         #expect(throws: RunEvent.DecodingFailure.malformed(type: "result", data: "{}")) {
             try RunEvent(type: "result", data: "{}", id: "0")
         }
-        #expect(throws: RunEvent.DecodingFailure.malformed(type: "error", data: "{\"code\": 1}")) {
+        #expect(throws: RunEvent.DecodingFailure.malformed(type: "error", data: "{\"code\":1}")) {
             try RunEvent(type: "error", data: "{\"code\": 1}", id: "0")
         }
     }
