@@ -13,7 +13,7 @@ final class ChildOutput: Sendable {
     static let keptLines = 60
 
     private let tail = Mutex<[String]>([])
-    private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let closed = Mutex(false)
 
     /// Starts reading `descriptor` (the read end; closed when the pipe ends).
     init(descriptor: Int32, stream: String, logger: Logger) {
@@ -27,14 +27,12 @@ final class ChildOutput: Sendable {
     /// The last lines, oldest first.
     var lastLines: [String] { tail.withLock { $0 } }
 
-    /// Returns once the pipe has ended (every writer closed it).
-    func waitUntilClosed() async {
-        await withCheckedContinuation { continuation in
-            let done = finished.withLock { state in
-                if !state.done { state.waiters.append(continuation) }
-                return state.done
-            }
-            if done { continuation.resume() }
+    /// Returns once the pipe has ended (every writer closed it), or after `timeout`: a
+    /// process the child started may still hold the pipe open.
+    func waitUntilClosed(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while !closed.withLock({ $0 }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
@@ -58,12 +56,7 @@ final class ChildOutput: Sendable {
         }
         if !pending.isEmpty { emit(pending[...], stream: stream, logger: logger) }
         close(descriptor)
-        let waiters = finished.withLock { state in
-            state.done = true
-            defer { state.waiters.removeAll() }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
+        closed.withLock { $0 = true }
     }
 
     private func emit(_ bytes: ArraySlice<UInt8>, stream: String, logger: Logger) {

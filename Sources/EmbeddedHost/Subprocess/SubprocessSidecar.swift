@@ -118,7 +118,8 @@ public actor SubprocessSidecar: Sidecar {
         var lastFailure = "no probe made"
         while ContinuousClock.now < deadline {
             if let exit = child.exit {
-                await child.stderr.waitUntilClosed()
+                // Its last words (a traceback) may still be in the pipe.
+                await child.stderr.waitUntilClosed(timeout: .seconds(1))
                 let error = startFailure(exit: exit, child: child, port: port)
                 self.child = nil
                 fail(error.description)
