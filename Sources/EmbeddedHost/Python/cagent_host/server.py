@@ -15,18 +15,26 @@ import uvicorn
 
 logger = logging.getLogger("cagent.host")
 
-# Everything to stderr: the host's stdout carries only what the CLI prints.
-LOG_CONFIG: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
-    "loggers": {
-        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "uvicorn.error": {"level": "INFO"},
-        "cagent": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-    },
-}
+def log_config(log_level: str) -> dict[str, Any]:
+    """Everything to stderr (the host's stdout carries only what the CLI prints), and the
+    service's ``cagent`` loggers at the host's level.
+
+    uvicorn applies this config after the service's app was imported, so a fixed INFO
+    here would undo the service's own ``configure_logging`` and log every request even
+    at ``--log-level warning`` (a line per request on stderr: measurable throughput).
+    """
+    level = "DEBUG" if log_level == "trace" else log_level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "cagent": {"handlers": ["stderr"], "level": level, "propagate": False},
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,7 @@ class EmbeddedServer:
         self.config = uvicorn.Config(
             app,
             log_level=options.log_level,
-            log_config=LOG_CONFIG,
+            log_config=log_config(options.log_level),
             access_log=False,  # the service logs its own requests
             loop=options.loop,
             http=options.http,
