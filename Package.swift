@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "cagent-sidecar",
             dependencies: [
-                "EmbeddedHost",
+                "EmbeddedHost", "CagentAPI", "CagentBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -47,8 +47,11 @@ let package = Package(
         // The HTTP + SSE client: depends on nothing of the host (no Bridge, no CPython).
         .target(name: "CagentAPI"),
         .target(name: "CagentClient", dependencies: ["CagentAPI"]),
+        // `cagent-sidecar bench`'s plumbing: statistics, a keep-alive load client over
+        // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
+        .target(name: "CagentBench"),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",

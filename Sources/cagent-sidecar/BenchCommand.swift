@@ -1,4 +1,5 @@
 import ArgumentParser
+import CagentBench
 import EmbeddedHost
 import Foundation
 import Logging
@@ -6,16 +7,22 @@ import Logging
 import Glibc
 #endif
 
-/// `cagent-sidecar bench`: figures for the supervisor, printed and never asserted.
+/// `cagent-sidecar bench`: both backends side by side, figures printed and never asserted.
 ///
-/// First version: stall detection time and crash-to-healthy time, over the embedded
-/// backend with two bench agents. Other figures (start-up, restart costs, direct calls)
-/// belong here too: add a measurement to ``SupervisionBench`` or a sibling and print it.
+/// Order of work: rounds in fresh `run` child processes alternating embedded and
+/// subprocess (start, memory, HTTP, SIGHUP restart; the order flips every round so
+/// neither backend always runs on a warmer page cache), then direct calls and warm
+/// restarts on an in-process sidecar (``DirectBench``), then the supervisor's stall and
+/// crash figures (``SupervisionBench``). One interpreter at a time in this process.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure stall detection and crash-to-healthy times of the supervised embedded service.",
-        discussion: "Figures only: nothing is asserted. Durations in seconds, like `run`."
+        abstract: "Measure the embedded and subprocess backends side by side and print a table.",
+        discussion: """
+            Figures only: nothing is asserted. Timings are medians over the rounds with
+            [min-max]; --json writes {"embedded": {...}, "subprocess": {...}} with
+            {"median", "min", "max"} per figure, --plot an SVG bar chart.
+            """
     )
 
     @Option(help: "The Python runtime: a virtual environment or a Python prefix.")
@@ -24,23 +31,114 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The service folder (with main.py); found beside the runtime by default.")
     var serviceDir: String?
 
-    @Option(help: "How many times to measure each figure.")
-    var rounds: Int = 3
+    @Option(help: "How many times to measure each figure (per backend).")
+    var rounds: Int = 5
+
+    @Option(help: "Measured HTTP requests per round (and direct calls per batch).")
+    var requests: Int = 2000
+
+    @Option(help: "Concurrent keep-alive clients for the throughput figure.")
+    var clients: Int = 4
+
+    @Option(help: "Write the figures as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Write a bar chart of the figures (SVG) to this file.")
+    var plot: String?
+
+    @Flag(help: "Leave out the supervisor's stall and crash figures (they take the longest).")
+    var skipSupervision = false
 
     @OptionGroup(title: "Supervision")
     var supervision: SupervisionOptions
 
     func validate() throws {
         guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
+        guard (100...1_000_000).contains(requests) else { throw ValidationError("--requests must be between 100 and 1000000") }
+        guard (1...64).contains(clients) else { throw ValidationError("--clients must be between 1 and 64") }
     }
 
     func run() async throws {
         let health = try supervision.healthCheckConfig(shutdownTimeout: 5)
         var logger = Logger(label: "cagent.bench") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .error
-        let results = try await SupervisionBench.measure(
-            pythonHome: pythonHome, serviceDirectory: serviceDir, health: health, rounds: rounds, logger: logger)
-        print(results.report(health: health))
+        let executable = try Self.executablePath()
+
+        var embedded = BackendFigures()
+        var subprocess = BackendFigures()
+        var rows: [String: [CLIRound.Figures]] = ["embedded": [], "subprocess": []]
+        for round in 1...rounds {
+            let order = round % 2 == 1 ? ["embedded", "subprocess"] : ["subprocess", "embedded"]
+            for mode in order {
+                let cli = CLIRound(
+                    executable: executable, mode: mode,
+                    load: .init(requests: requests, clients: clients, warmup: 200),
+                    pythonHome: pythonHome, serviceDirectory: serviceDir)
+                let figures = try await BlockingCall.run { Result { try cli.measure() } }.get()
+                rows[mode, default: []].append(figures)
+                progress("round \(round)/\(rounds) \(mode): start \(BenchReport.format(figures.coldStartMs)) ms, "
+                    + "rss \(BenchReport.format(figures.rssMB)) MB, p50 \(BenchReport.format(figures.httpP50Us)) µs, "
+                    + "\(BenchReport.format(figures.httpRps)) req/s, restart \(figures.restartMs.map(BenchReport.format) ?? "-") ms")
+            }
+        }
+        for (mode, list) in rows {
+            var figures = BackendFigures()
+            figures.coldStartMs = Summary(list.map(\.coldStartMs))
+            figures.rssMB = Summary(list.map(\.rssMB))
+            figures.httpP50Us = Summary(list.map(\.httpP50Us))
+            figures.httpP99Us = Summary(list.map(\.httpP99Us))
+            figures.httpRps = Summary(list.map(\.httpRps))
+            figures.restartMs = Summary(list.compactMap(\.restartMs))
+            figures.crashToHealthyMs = Summary(list.compactMap(\.crashToHealthyMs))
+            if mode == "embedded" { embedded = figures } else { subprocess = figures }
+        }
+
+        progress("direct calls and warm restarts (in-process)")
+        let direct = try await DirectBench.measure(
+            pythonHome: pythonHome, serviceDirectory: serviceDir, rounds: rounds, calls: requests, logger: logger)
+        embedded.directP50Us = Summary(direct.directP50Us)
+        embedded.directP99Us = Summary(direct.directP99Us)
+        embedded.directHTTPP50Us = Summary(direct.httpP50Us)
+        embedded.warmRestartMs = Summary(direct.warmRestartMs)
+
+        if !skipSupervision {
+            progress("supervision: stall detection and crash -> healthy (in-process)")
+            let results = try await SupervisionBench.measure(
+                pythonHome: pythonHome, serviceDirectory: serviceDir, health: health, rounds: rounds, logger: logger)
+            print(results.report(health: health))
+            print()
+            embedded.stallDetectionMs = Summary(results.stallDetection.map { $0.asMilliseconds })
+            embedded.stallRecoveryMs = Summary(results.stallRecovery.map { $0.asMilliseconds })
+            embedded.crashToHealthyMs = Summary(results.crashToHealthy.map { $0.asMilliseconds })
+        }
+
+        let report = BenchReport(embedded: embedded, subprocess: subprocess, settings: settings(health: health))
+        print(report.table())
+        fflush(nil)
+        if let json {
+            try report.json().write(to: URL(fileURLWithPath: json))
+        }
+        if let plot {
+            try BenchChart.svg(report).write(toFile: plot, atomically: true, encoding: .utf8)
+        }
+    }
+
+    private func settings(health: HealthCheckConfig) -> [(String, String)] {
+        [("rounds", String(rounds)), ("requests", String(requests)), ("clients", String(clients)),
+         ("stall_threshold_ms", String(health.stallThreshold.milliseconds)),
+         ("backoff_initial_ms", String(health.backoffInitial.milliseconds))] + MachineDescription.current()
+    }
+
+    private func progress(_ line: String) {
+        FileHandle.standardError.write(Data("bench: \(line)\n".utf8))
+    }
+
+    /// This very binary, for the `run` children: both backends and the bench are the same build.
+    static func executablePath() throws -> String {
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            throw CLIError("cannot find this executable (/proc/self/exe)")
+        }
+        return path
     }
 }
 

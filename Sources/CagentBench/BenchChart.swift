@@ -1,0 +1,52 @@
+/// The bench's figures as a self-contained SVG: one row per metric, one bar per backend
+/// that has the figure (median), a whisker for min–max, the value written beside it.
+///
+/// The figures have different units, so each row is scaled to its own largest value:
+/// the chart compares the backends within a row, never rows with each other.
+public enum BenchChart {
+    static let embeddedColor = "#1f77b4"
+    static let subprocessColor = "#ff7f0e"
+
+    public static func svg(_ report: BenchReport, title: String = "cagent-sidecar bench: embedded vs subprocess") -> String {
+        let rows = Metric.all.filter { $0.value(report.embedded) != nil || $0.value(report.subprocess) != nil }
+        let labelWidth = 300.0, barArea = 460.0, valueWidth = 140.0
+        let barHeight = 14.0, rowHeight = 2 * barHeight + 14, top = 56.0
+        let width = labelWidth + barArea + valueWidth
+        let height = top + Double(rows.count) * rowHeight + 16
+        var out: [String] = []
+        out.append(#"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(height))" viewBox="0 0 \#(Int(width)) \#(Int(height))" font-family="sans-serif" font-size="12">"#)
+        out.append(#"<rect width="100%" height="100%" fill="white"/>"#)
+        out.append(#"<text x="10" y="20" font-size="15" font-weight="bold">\#(escape(title))</text>"#)
+        out.append(#"<rect x="10" y="32" width="12" height="12" fill="\#(embeddedColor)"/><text x="26" y="42">embedded</text>"#)
+        out.append(#"<rect x="110" y="32" width="12" height="12" fill="\#(subprocessColor)"/><text x="126" y="42">subprocess</text>"#)
+        out.append(#"<text x="230" y="42" fill="dimgray">median, whisker min–max; each row scaled to its own maximum</text>"#)
+        for (index, metric) in rows.enumerated() {
+            let y = top + Double(index) * rowHeight
+            let values = [("embedded", metric.value(report.embedded), embeddedColor),
+                          ("subprocess", metric.value(report.subprocess), subprocessColor)]
+            let scale = values.compactMap { $0.1?.max }.max().map { $0 > 0 ? barArea / $0 : 0 } ?? 0
+            out.append(#"<text x="10" y="\#(fmt(y + barHeight + 4))">\#(escape("\(metric.label) [\(metric.unit)]"))</text>"#)
+            for (slot, (backend, summary, color)) in values.enumerated() {
+                guard let summary else { continue }
+                let barY = y + Double(slot) * barHeight
+                let x0 = labelWidth
+                out.append(#"<rect class="bar" data-metric="\#(metric.key)" data-backend="\#(backend)" x="\#(fmt(x0))" y="\#(fmt(barY))" width="\#(fmt(summary.median * scale))" height="\#(fmt(barHeight - 2))" fill="\#(color)"/>"#)
+                let whiskerY = barY + (barHeight - 2) / 2
+                out.append(#"<line x1="\#(fmt(x0 + summary.min * scale))" x2="\#(fmt(x0 + summary.max * scale))" y1="\#(fmt(whiskerY))" y2="\#(fmt(whiskerY))" stroke="black" stroke-width="1"/>"#)
+                out.append(#"<text x="\#(fmt(x0 + barArea + 6))" y="\#(fmt(barY + barHeight - 3))">\#(escape(BenchReport.format(summary.median)))</text>"#)
+            }
+        }
+        out.append("</svg>")
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    private static func fmt(_ value: Double) -> String {
+        let rounded = (value * 10).rounded() / 10
+        return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
+    }
+
+    private static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
