@@ -89,11 +89,15 @@ import main
 
 uvicorn.run(main.create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="error")
 EOF
+# The service's own modules by name (agents are imported by name at run time).
+hidden=()
+while IFS= read -r module; do hidden+=(--hidden-import "$module"); done < <(
+    cd "$project/python" && find main.py config.py logs.py agents web service tools -name '*.py' \
+        | sed -e 's|/__init__\.py$||' -e 's|\.py$||' -e 's|/|.|g' | sort)
 (cd "$work" && "$pyinstaller" --onefile --noconfirm --log-level ERROR --name pyi-service \
-    --paths "$project/python" --hidden-import main \
-    --collect-submodules agents --collect-submodules web --collect-submodules service \
-    --collect-submodules tools --collect-submodules uvicorn --collect-submodules uvloop \
-    --collect-submodules httptools --collect-submodules mcp \
+    --paths "$project/python" "${hidden[@]}" \
+    --collect-submodules uvicorn --collect-submodules uvloop \
+    --collect-submodules httptools --hidden-import mcp --hidden-import mcp.client.stdio \
     --distpath "$work/pyi-dist" --workpath "$work/pyi-build" --specpath "$work" pyi_entry.py >"$work/pyi.log" 2>&1) \
     || { echo "bench-bundle: PyInstaller build failed:"; tail -20 "$work/pyi.log"; exit 1; }
 pyi=()

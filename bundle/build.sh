@@ -17,14 +17,14 @@
 # -Xlinker as one object.
 #
 # Environment: BUNDLE_SCRATCH (default .build-bundle), BUNDLE_DIST (default dist),
-# PYTHON (default .venv/bin/python, made by `make setup` from /usr/bin/python3.11).
+# BUNDLE_PYTHON (default .venv/bin/python, made by `make setup` from /usr/bin/python3.11).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 project=$PWD
 scratch=${BUNDLE_SCRATCH:-.build-bundle}
 dist=${BUNDLE_DIST:-dist}
-python=${PYTHON:-.venv/bin/python}
+python=${BUNDLE_PYTHON:-.venv/bin/python}
 SECONDS=0
 
 [ -x "$python" ] || { echo "bundle: $python is missing; run make setup" >&2; exit 1; }
