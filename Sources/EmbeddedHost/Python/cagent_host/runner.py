@@ -142,6 +142,7 @@ async def _serve(
     reimport: bool,
 ) -> str:
     notify("controller", controller)
+    retiring: set[asyncio.Task[None]] = set()
     server = EmbeddedServer(import_app(options, fresh=reimport), options)
     await server.start()
     controller.app = server.app
@@ -157,18 +158,27 @@ async def _serve(
                 notify("cold_restart_refused", {"reasons": reasons})
                 command = "warm"
         if command == "warm":
-            server = await _warm_restart(server, options, notify, generation_number)
+            server = await _warm_restart(server, options, notify, generation_number, retiring)
             controller.app = server.app
             continue
         # What is left after the server's own shutdown (executor, threads) shares the
         # rest of the host's shutdown timeout, minus a margin for finalizing.
         stop_deadline.append(time.monotonic() + options.shutdown_timeout_s * 0.8)
+        if retiring:
+            await asyncio.gather(*retiring, return_exceptions=True)
         await server.stop()
         return command
 
 
-async def _warm_restart(old: EmbeddedServer, options: ServerOptions, notify: Notify, generation_number: int) -> EmbeddedServer:
-    """Start the new server before stopping the old one: the socket is shared, so no request is refused."""
+async def _warm_restart(
+    old: EmbeddedServer, options: ServerOptions, notify: Notify, generation_number: int, retiring: set[asyncio.Task[None]]
+) -> EmbeddedServer:
+    """Start the new server before stopping the old one: the socket is shared, so no request is refused.
+
+    The new server serves as soon as it has started, so it is announced then, and the old
+    one drains in the background: uvicorn's shutdown polls its open connections every
+    100 ms, which would otherwise be most of a warm restart. A later stop waits for it.
+    """
     try:
         new = EmbeddedServer(import_app(options, fresh=True), options)
         await new.start()
@@ -178,8 +188,10 @@ async def _warm_restart(old: EmbeddedServer, options: ServerOptions, notify: Not
         logger.exception("warm restart failed; the previous service keeps serving")
         notify("warm_restart_failed", {"error": f"{type(error).__name__}: {error}"})
         return old
-    await old.stop()
     notify("serving", {"generation": generation_number, "restart": "warm"})
+    task = asyncio.get_running_loop().create_task(old.stop(), name="cagent-retire-server")
+    retiring.add(task)
+    task.add_done_callback(retiring.discard)
     return new
 
 
