@@ -28,7 +28,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private var waiters: [UInt64: CheckedContinuation<Outcome, Never>] = [:]
     private var nextWaiter: UInt64 = 0
     private var lastExit: InterpreterThread.Exit?
-    private var failureWaiters: [UInt64: CheckedContinuation<String?, Never>] = [:]
+    private let failure = FailureSignal()
 
     /// What a waiter for the thread learns.
     private enum Outcome: Sendable {
@@ -91,25 +91,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     /// service ends without being asked to, or `CancellationError`.
     public func waitUntilFailed() async throws {
         if case .failed(let message) = state { throw SidecarError.serviceStopped(message) }
-        nextWaiter += 1
-        let id = nextWaiter
-        let message = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-                if Task.isCancelled {
-                    continuation.resume(returning: nil)
-                } else {
-                    failureWaiters[id] = continuation
-                }
-            }
-        } onCancel: {
-            Task { await self.resumeFailureWaiter(id, with: nil) }
-        }
-        if let message { throw SidecarError.serviceStopped(message) }
-        throw CancellationError()
-    }
-
-    private func resumeFailureWaiter(_ id: UInt64, with message: String?) {
-        failureWaiters.removeValue(forKey: id)?.resume(returning: message)
+        try await failure.wait()
     }
 
     public func start() async throws {
@@ -380,9 +362,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private func fail(_ message: String) {
         state = .failed(message)
         publish(.failed(error: message))
-        let waiting = failureWaiters
-        failureWaiters.removeAll()
-        for waiter in waiting.values { waiter.resume(returning: message) }
+        failure.fire(message)
         if thread == nil || lastExit != nil { finishThread(keepSocket: true) }
     }
 

@@ -31,8 +31,7 @@ public actor SubprocessSidecar: Sidecar {
     private var child: ChildProcess?
     private var generation = 0
     private var monitor: Task<Void, Never>?
-    private var failureWaiters: [UInt64: CheckedContinuation<String?, Never>] = [:]
-    private var nextWaiter: UInt64 = 0
+    private let failure = FailureSignal()
 
     public init(configuration: SidecarConfiguration, logger: Logger = Logger(label: "cagent.sidecar")) {
         self.configuration = configuration
@@ -193,25 +192,7 @@ public actor SubprocessSidecar: Sidecar {
     /// service ends without being asked to, or `CancellationError`.
     public func waitUntilFailed() async throws {
         if case .failed(let message) = state { throw SidecarError.serviceStopped(message) }
-        nextWaiter += 1
-        let id = nextWaiter
-        let message = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-                if Task.isCancelled {
-                    continuation.resume(returning: nil)
-                } else {
-                    failureWaiters[id] = continuation
-                }
-            }
-        } onCancel: {
-            Task { await self.resumeFailureWaiter(id, with: nil) }
-        }
-        if let message { throw SidecarError.serviceStopped(message) }
-        throw CancellationError()
-    }
-
-    private func resumeFailureWaiter(_ id: UInt64, with message: String?) {
-        failureWaiters.removeValue(forKey: id)?.resume(returning: message)
+        try await failure.wait()
     }
 
     // MARK: - Stop and restart
@@ -312,9 +293,7 @@ public actor SubprocessSidecar: Sidecar {
     private func fail(_ message: String) {
         state = .failed(message)
         publish(.failed(error: message))
-        let waiting = failureWaiters
-        failureWaiters.removeAll()
-        for waiter in waiting.values { waiter.resume(returning: message) }
+        failure.fire(message)
     }
 
     private func publish(_ kind: SidecarEvent.Kind) {
