@@ -66,7 +66,7 @@ set +e
 PKG_CONFIG_PATH="$static/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
     swift build --scratch-path "$scratch" -c release --static-swift-stdlib --product cagent-sidecar \
     -Xlinker "$object" -Xlinker -export-dynamic \
-    2>&1 | grep --line-buffered -v -e "is dangerous, better use" -e "^\[[0-9]*/[0-9]*\] Compiling"
+    2>&1 | grep -a --line-buffered -v -e "is dangerous, better use" -e "^\[[0-9]*/[0-9]*\] Compiling"
 status=${PIPESTATUS[0]}
 set -e
 executable="$scratch/release/cagent-sidecar"

@@ -75,14 +75,16 @@ no_python() {
 check "no Python, .venv or python/ to be found" no_python
 
 # ----------------------------------------------------------------- helpers
-# launch NAME EXECUTABLE CACHE [VAR=VALUE...]: env -i, from a fresh empty folder.
+# launch NAME EXECUTABLE CACHE [VAR=VALUE...]: env -i, from a fresh empty folder, with
+# run_args (e.g. --mode subprocess) after `run`.
+run_args=()
 launch() {
     local name=$1 executable=$2 cache=$3; shift 3
     mkdir -p "$work/cwd-$name" "$work/tmp"
     (cd "$work/cwd-$name" && exec env -i CAGENT_TOKEN=$TOKEN CAGENT_AGENTS_DIR="$work/agents" \
         XDG_CACHE_HOME="$cache" TMPDIR="$work/tmp" CAGENT_LOG_LEVEL=warning \
         PYTHONHOME=/usr PYTHONPATH="$project/python:/usr/lib/python3/dist-packages" PYTHONNOUSERSITE= \
-        "$@" "$executable" run --port 0 --log-level warning \
+        "$@" "$executable" run --port 0 --log-level warning "${run_args[@]}" \
         >"$work/$name.out" 2>"$work/$name.err") &
     eval "pid_$name=$!"
     pids+=($!)
@@ -155,6 +157,18 @@ mv "$work/folder" "$work/elsewhere/renamed-bundle"
 launch moved "$work/elsewhere/renamed-bundle/cagent-sidecar" "$work/unused-cache"
 wait_listening moved && api moved "$work/elsewhere/renamed-bundle"
 stop moved
+
+say "the folder, moved, in subprocess mode (the host runs itself as python)"
+run_args=(--mode subprocess)
+launch subprocess "$work/elsewhere/renamed-bundle/cagent-sidecar" "$work/unused-cache"
+if wait_listening subprocess; then
+    api subprocess "$work/elsewhere/renamed-bundle"
+    child=$(pgrep -P "$pid_subprocess" | head -1)
+    check "subprocess: the service runs in a child: the host itself, as python -m uvicorn" \
+        grep -q "cagent-sidecar.python.-m.uvicorn.main:app" <(tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null)
+fi
+stop subprocess
+run_args=()
 
 # ----------------------------------------------------------------- the single file
 cache=$work/cache

@@ -9,9 +9,11 @@ struct CagentSidecar: AsyncParsableCommand {
         defaultSubcommand: RunCommand.self
     )
 
-    /// A single-file build unpacks its payload first (``OnefileLaunch``).
+    /// A single-file build unpacks its payload first (``OnefileLaunch``); `python` runs
+    /// the linked interpreter (``PythonCommand``).
     static func main() async {
         OnefileLaunch.prepare()
+        PythonCommand.runIfRequested()
         await main(nil)
     }
 }

@@ -135,6 +135,33 @@ struct CLITests {
         #expect(exit.stderr.contains(message), "stderr: \(exit.stderr)")
     }
 
+    @Test func pythonRunsTheLinkedInterpreterLikeThePythonCommand() async throws {
+        let directory = try Fixtures.temporaryDirectory()
+        let script = (directory as NSString).appendingPathComponent("script.py")
+        try """
+            import json, os, sys, uvicorn
+            print(json.dumps({"argv": sys.argv, "prefix": sys.prefix, "isolated": sys.flags.isolated,
+                              "script_dir_on_path": os.path.dirname(sys.argv[0]) in sys.path,
+                              "pythonpath_used": "/decoy" in sys.path, "uvicorn": uvicorn.__name__}))
+            sys.exit(7)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let cli = try CLIProcess(["python", script, "a", "-b"], environment: ["PYTHONPATH": "/decoy"],
+                                 workingDirectory: Fixtures.projectRoot)
+        let exit = try await cli.waitForExit()
+        #expect(exit.status == 7, "stderr: \(exit.stderr)")
+        let out = try JSONDecoder().decode(JSONValue.self, from: Data(exit.stdout.utf8))
+        #expect(out["argv"] == [.string(script), "a", "-b"])
+        #expect(out["prefix"] == .string(Fixtures.venv), "the runtime the host would use")
+        #expect(out["isolated"] == 1, "like python -I")
+        #expect(out["script_dir_on_path"] == false, "like python -I")
+        #expect(out["pythonpath_used"] == false, "PYTHON* variables are ignored")
+        #expect(out["uvicorn"] == "uvicorn")
+
+        let module = try await CLIProcess(["python", "-m", "uvicorn", "--version"], workingDirectory: Fixtures.projectRoot).waitForExit()
+        #expect(module.status == 0)
+        #expect(module.stdout.contains("uvicorn"))
+    }
+
     private func waitForEvents(_ path: String, count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {

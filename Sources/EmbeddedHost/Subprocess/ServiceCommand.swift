@@ -1,23 +1,32 @@
 import Foundation
 
 /// The command line and environment of the child service: exactly
-/// `cd <service> && <runtime>/bin/python -m uvicorn main:app --host H --port P`, plus
-/// uvicorn options that match the embedded backend's server.
+/// `cd <service> && <runtime>/bin/python -m uvicorn main:app --host H --port P` (from a
+/// bundle, `<host> python -m uvicorn ...`), plus uvicorn options that match the embedded
+/// backend's server.
 enum ServiceCommand {
+    /// This process's executable (the single file itself, for a single-file build).
+    static var hostExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
     static func make(runtime: PythonRuntime, configuration: SidecarConfiguration, port: Int,
                      hostEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws(SidecarError) -> ChildProcess.Command {
-        guard let python = runtime.programName, FileManager.default.isExecutableFile(atPath: python) else {
-            // A bundle links the interpreter into the host and ships no python executable.
-            let hint = runtime.source == .bundle
-                ? "; this bundle has none (its interpreter is linked into the host): pass --python-home with a virtual environment"
-                : ""
+        // A bundle links the interpreter into the host and ships no python executable:
+        // the host runs itself as one (`cagent-sidecar python`).
+        let python: [String]
+        if let program = runtime.programName, FileManager.default.isExecutableFile(atPath: program) {
+            python = [program]
+        } else if runtime.source == .bundle {
+            python = [hostExecutable, "python"]
+        } else {
             throw .runtimeInvalid(
                 path: runtime.programName ?? runtime.home ?? runtime.serviceDirectory,
-                reason: "the subprocess backend needs a python executable there\(hint)")
+                reason: "the subprocess backend needs a python executable there")
         }
         let graceful = max(1, Int(configuration.shutdownTimeout.seconds * 0.4))
-        let arguments = [
-            python, "-m", "uvicorn", "main:app",
+        let arguments = python + [
+            "-m", "uvicorn", "main:app",
             "--host", configuration.host, "--port", String(port),
             "--log-level", configuration.logLevel,
             "--loop", configuration.eventLoop, "--http", configuration.httpProtocol,
@@ -27,7 +36,7 @@ enum ServiceCommand {
             "--timeout-graceful-shutdown", String(graceful),
         ]
         return ChildProcess.Command(
-            executable: python, arguments: arguments,
+            executable: python[0], arguments: arguments,
             environment: environment(runtime: runtime, configuration: configuration, port: port, host: hostEnvironment),
             directory: runtime.serviceDirectory)
     }
@@ -46,7 +55,6 @@ enum ServiceCommand {
         environment["CAGENT_LOG_LEVEL"] = configuration.logLevel
         // Line by line into the host's log, not in 8 KiB blocks.
         environment["PYTHONUNBUFFERED"] = "1"
-        if let home = runtime.home { environment["PYTHONHOME"] = home }
         return environment
     }
 }
