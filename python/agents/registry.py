@@ -82,7 +82,7 @@ def _collect(module: ModuleType, path: Path, found: dict[str, type[Agent]]) -> N
         if not isinstance(agent_id, str) or not _AGENT_ID.match(agent_id):
             raise AgentLoadError(f"{path}: agent class {cls.__name__} needs an id matching {_AGENT_ID.pattern}")
         try:
-            check_schema(cls.input_schema)
+            check_schema(cls)
         except InvalidSchema as error:
             raise AgentLoadError(f"{path}: agent {agent_id!r} has an invalid input_schema: {error}") from None
         other = found.get(agent_id)

@@ -3,7 +3,6 @@ so bad input is the caller's 422, not the agent's 500."""
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
@@ -15,14 +14,10 @@ class InvalidSchema(Exception):
     """An agent declares an ``input_schema`` that is not valid JSON Schema."""
 
 
-def check_schema(schema: dict[str, Any]) -> None:
-    """Raises InvalidSchema with the reason; agents are checked when they load."""
-    _validator(json.dumps(schema, sort_keys=True))
-
-
-@lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Draft202012Validator:
-    schema = json.loads(schema_json)
+@lru_cache(maxsize=None)
+def _validator(agent: type) -> Draft202012Validator:
+    # Once per agent class: every run of that agent reuses it (this is on the hot path).
+    schema = agent.input_schema  # type: ignore[attr-defined]
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
@@ -30,8 +25,12 @@ def _validator(schema_json: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def input_errors(schema: dict[str, Any], value: Any) -> list[dict[str, Any]]:
+def check_schema(agent: type) -> None:
+    """Raises InvalidSchema with the reason; agents are checked when they load."""
+    _validator(agent)
+
+
+def input_errors(agent: type, value: Any) -> list[dict[str, Any]]:
     """Each violation as ``{"loc": ["input", ...path], "msg": ...}``; empty when valid."""
-    validator = _validator(json.dumps(schema, sort_keys=True))
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(_validator(agent).iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
     return [{"loc": ["input", *error.absolute_path], "msg": error.message} for error in errors]

@@ -187,7 +187,7 @@ class AgentService:
             raise UnknownAgent(f"no agent {agent_id!r}", agent_id=agent_id)
         if not isinstance(input, dict):
             raise InvalidRequest("input must be an object")
-        problems = input_errors(cls.input_schema, input)
+        problems = input_errors(cls, input)
         if problems:
             raise InvalidRequest(f"input does not match the schema of agent {agent_id!r}", errors=problems)
         if context is not None and not isinstance(context, dict):
