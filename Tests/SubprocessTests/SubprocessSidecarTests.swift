@@ -99,6 +99,8 @@ struct SubprocessSidecarTests {
             return
         }
         #expect(message.contains("pid \(pid)") && message.contains("signal 9 (SIGKILL)"), "\(message)")
+        // The event reader runs on its own task: wait for it to have seen the failure.
+        #expect(await eventually { events.types.count >= 3 })
         #expect(events.types == ["starting", "healthy", "failed"])
 
         // What a supervisor does after a crash: start again, a new child.

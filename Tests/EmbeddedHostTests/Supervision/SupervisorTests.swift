@@ -56,6 +56,7 @@ struct SupervisorTests {
         #expect(await log.waitFor("healthy", count: 2))
         try await supervisor.stop()
         try await run.value
+        #expect(await log.waitFor("stopped"))
         let types = await log.types
         #expect(types == ["starting", "healthy", "unhealthy", "unhealthy", "unhealthy", "restarting", "healthy", "stopping", "stopped"])
         let failures = await log.events.compactMap { if case .unhealthy(_, let n) = $0.kind { n } else { nil } }
@@ -74,6 +75,7 @@ struct SupervisorTests {
         #expect(await log.waitFor("healthy"))
         try await supervisor.stop()
         try await run.value
+        #expect(await log.waitFor("stopped"))
         #expect(await log.types == ["starting", "failed", "restarting", "starting", "failed", "restarting", "starting", "healthy", "stopping", "stopped"])
         #expect(restarts(await log.events).map(\.attempt) == [1, 2])
     }
@@ -106,6 +108,7 @@ struct SupervisorTests {
         #expect(await log.waitFor("healthy", count: 4))
         try await supervisor.stop()
         try await run.value
+        #expect(await log.waitFor("stopped"))
         #expect(restarts(await log.events).map(\.attempt) == [1, 2, 1])
         #expect(restarts(await log.events).map(\.delay) == [10, 20, 10])
     }
@@ -138,6 +141,7 @@ struct SupervisorTests {
         #expect(await log.waitFor("interrupted"))
         try await supervisor.stop()
         try await run.value
+        #expect(await log.waitFor("stopped"))
         #expect(await log.types == ["starting", "healthy", "stalled", "interrupted", "stopping", "stopped"])
         let interrupted = await log.events.first { $0.type == "interrupted" }
         #expect(interrupted?.kind == .interrupted(agent: "fault_sleep", requestID: "r1"))
@@ -155,6 +159,7 @@ struct SupervisorTests {
         #expect(await log.waitFor("healthy", count: 2))
         try await supervisor.stop()
         try await run.value
+        #expect(await log.waitFor("stopped"))
         #expect(await log.types == ["starting", "healthy", "stalled", "restarting", "healthy", "stopping", "stopped"])
         #expect(await sidecar.restarts.first?.reason == "stalled: the event loop stayed blocked after the interrupt (agent fault_sleep)")
         #expect(restarts(await log.events).map(\.attempt) == [1])
@@ -196,6 +201,7 @@ struct SupervisorTests {
         #expect(await supervisor.state == .running)
         try await supervisor.stop()
         try await run.value
+        #expect(await log.waitFor("stopped"))
         #expect(await log.types == ["starting", "healthy", "stalled", "wedged", "healthy", "stopping", "stopped"])
     }
 }
