@@ -102,6 +102,38 @@ extension EmbeddedSidecarTests {
         try await sidecar.stop()
     }
 
+    @Test func callsInFlightWhenTheServiceStopsEndAndNoneHangs() async throws {
+        let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration())
+        try await sidecar.start()
+        let calls = (0..<5).map { index in
+            Task { try await sidecar.execute(agentID: "cancel_probe", input: ["marker": .string("stop-\(index)")]) }
+        }
+        let stream = try await sidecar.stream(agentID: "cancel_probe", input: ["marker": "stop-stream"])
+        try await Task.sleep(for: .milliseconds(200))
+        try await sidecar.stop()
+        for call in calls {
+            await expectServiceError(code: "shutting_down", status: 503, requestID: true) { _ = try await call.value }
+        }
+        var last: RunEvent?
+        for try await event in stream { last = event }
+        guard case .error(let error)? = last?.kind else {
+            Issue.record("the stream did not end with an error event: \(String(describing: last))")
+            return
+        }
+        #expect(error.code == "shutting_down")
+    }
+
+    @Test func directCallsGoOnAcrossWarmAndColdRestarts() async throws {
+        let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration())
+        try await sidecar.start()
+        for kind in [RestartKind.warm, .cold, .warm] {
+            try await sidecar.restart(kind)
+            let answer = try await sidecar.execute(agentID: "echo", input: ["after": .string(kind.rawValue)])
+            #expect(answer.result == ["after": .string(kind.rawValue)])
+        }
+        try await sidecar.stop()
+    }
+
     private func expectServiceError(
         code: String, status: Int, requestID: Bool = false, _ body: () async throws -> Void
     ) async {

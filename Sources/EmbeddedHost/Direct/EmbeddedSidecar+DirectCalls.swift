@@ -10,14 +10,11 @@ extension EmbeddedSidecar {
     /// (`unknown_agent`, `invalid_request`, `agent_failed`, `timeout`, `shutting_down`, ...),
     /// ``SidecarError/notRunning(_:)``, or `CancellationError` — cancelling the calling
     /// task cancels the Python run.
-    public func execute(
+    public nonisolated func execute(
         agentID: String, input: JSONObject, context: JSONObject? = nil, timeout: Duration? = nil
     ) async throws -> ExecuteResult {
-        let thread = try runningThread()
         let outcome = DirectOutcome()
-        let call = try DirectCall.submit(
-            .execute, on: thread, agentID: agentID, input: input, context: context, timeout: timeout
-        ) { delivery in
+        let call = try submit(.init(kind: .execute, agentID: agentID, input: input, context: context, timeout: timeout)) { delivery in
             switch delivery {
             case .result(let result): outcome.resume(.success(result))
             case .error(let error): outcome.resume(.failure(error))
@@ -31,21 +28,18 @@ extension EmbeddedSidecar {
             try await outcome.value()
         } onCancel: {
             outcome.resume(.failure(CancellationError()))
-            Thread { call.cancel() }.start()
+            call.cancel()
         }
     }
 
     /// Starts `agentID` and streams every event of its run, the last one `result` or
     /// `error` (an `error` event ends the stream normally; errors before the run starts
     /// are thrown). Ending the iteration early cancels the Python run.
-    public func stream(
+    public nonisolated func stream(
         agentID: String, input: JSONObject, context: JSONObject? = nil, timeout: Duration? = nil
     ) async throws -> AsyncThrowingStream<RunEvent, any Error> {
-        let thread = try runningThread()
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: RunEvent.self)
-        let call = try DirectCall.submit(
-            .stream, on: thread, agentID: agentID, input: input, context: context, timeout: timeout
-        ) { delivery in
+        let call = try submit(.init(kind: .stream, agentID: agentID, input: input, context: context, timeout: timeout)) { delivery in
             switch delivery {
             case .event(let event):
                 continuation.yield(event)
@@ -58,14 +52,19 @@ extension EmbeddedSidecar {
             }
         }
         continuation.onTermination = { termination in
-            if case .cancelled = termination { Thread { call.cancel() }.start() }
+            if case .cancelled = termination { call.cancel() }
         }
         return stream
     }
 
-    private func runningThread() throws -> InterpreterThread {
-        guard case .running = state, let thread else { throw SidecarError.notRunning(state) }
-        return thread
+    /// Queues the call for the running service's loop; throws ``SidecarError/notRunning(_:)``.
+    private nonisolated func submit(
+        _ request: DirectCallQueue.Request, deliver: @escaping DirectCallQueue.Deliver
+    ) throws -> DirectCall {
+        let (state, queue) = direct.withLock { $0 }
+        guard case .running = state, let queue else { throw SidecarError.notRunning(state) }
+        guard let id = queue.submit(request, deliver: deliver) else { throw SidecarError.notRunning(state) }
+        return DirectCall(id: id, queue: queue)
     }
 }
 

@@ -1,6 +1,7 @@
 import Bridge
 import Foundation
 import Logging
+import Synchronization
 
 /// Runs the Python service inside this process, on an ``InterpreterThread``.
 ///
@@ -15,7 +16,11 @@ import Logging
 public actor EmbeddedSidecar: SupervisedSidecar {
     public nonisolated let token: String
     public nonisolated let configuration: SidecarConfiguration
-    public private(set) var state: SidecarState = .idle
+    public private(set) var state: SidecarState = .idle {
+        didSet { direct.withLock { $0 = (state, thread?.directCalls) } }
+    }
+    /// `state` and the running thread's queue, for direct calls made without an actor hop.
+    nonisolated let direct = Mutex<(state: SidecarState, queue: DirectCallQueue?)>((.idle, nil))
     public private(set) var runtime: PythonRuntime?
 
     private let broadcaster = EventBroadcaster()

@@ -53,6 +53,8 @@ final class InterpreterThread: Sendable {
     let controller = Mutex<PythonObject?>(nil)
     /// What the watchdog may touch of this thread (heartbeats, signals, stacks).
     let link = InterpreterLink()
+    /// Direct calls from Swift to the running generation's loop.
+    let directCalls = DirectCallQueue()
 
     init(launch: Launch, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.launch = launch
@@ -130,6 +132,8 @@ final class InterpreterThread: Sendable {
                 initialized = true
             }
             let outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport)
+            // The loop has closed: calls it did not answer end now, not never.
+            directCalls.closeInbox()
             let blockers = GIL.withLock { () -> [String] in
                 controller.withLock { $0 = nil }
                 // Waits for a stack dump in progress: none may run into Py_FinalizeEx.
@@ -232,6 +236,11 @@ final class InterpreterThread: Sendable {
         if name == "controller" {
             controller.withLock { $0 = arguments[1] }
             link.attach(controller: arguments[1])
+            do {
+                try directCalls.attach(to: arguments[1])
+            } catch {
+                logger.error("direct calls unavailable: \(error)")
+            }
             return
         }
         let payload = (try? JSONValue(python: arguments[1])) ?? .null

@@ -1,16 +1,20 @@
 """Agent calls from Swift without HTTP.
 
-The host submits a coroutine to the service's loop from any thread (GIL held
-briefly) and gets the outcome through ``deliver(kind, payload)``, a Swift callback
-called on the loop thread. Same service, same agents, same event and error shapes
-as the HTTP API; no socket, no JSON text.
+The host queues calls in an inbox of its own and writes a byte to a pipe; the loop
+watches the pipe (``attach``), takes the inbox and runs each call, and reports through
+``deliver(call_id, kind, payload)``, a Swift callback called on the loop thread. The
+calling Swift thread never takes the GIL (see DirectCallQueue.swift for why). Same
+service, same agents, same event and error shapes as the HTTP API; no socket, no JSON
+text. ``execute``/``stream`` are the same calls for Python threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -22,11 +26,50 @@ logger = logging.getLogger("cagent.host")
 #: "done" ({"cancelled": bool}) — also when the loop closes under a pending call.
 Deliver = Callable[[str, dict[str, Any]], None]
 
+#: The host's inbox: rows ``["execute" | "stream", call_id, agent_id, input, context,
+#: timeout_s]`` and ``["cancel", call_id]``.
+Take = Callable[[], list[list[Any]]]
+HostDeliver = Callable[[int, str, dict[str, Any]], None]
+
 
 class DirectCalls:
     def __init__(self, loop: asyncio.AbstractEventLoop, app: Callable[[], Any]) -> None:
         self._loop = loop
         self._app = app
+        self._host_calls: dict[int, asyncio.Task[None]] = {}
+        self._wake_fd = -1
+        self._take: Take = list
+        self._host_deliver: HostDeliver = lambda call_id, kind, payload: None
+
+    def attach(self, wake_fd: int, take: Take, deliver: HostDeliver) -> None:
+        """Serve the host's inbox whenever ``wake_fd`` is readable. Loop thread."""
+        self._wake_fd, self._take, self._host_deliver = wake_fd, take, deliver
+        self._loop.add_reader(wake_fd, self._drain)
+
+    def _drain(self) -> None:
+        # Read the wake-ups before taking the inbox: a call queued after the take writes
+        # a new one, so none is left behind.
+        try:
+            os.read(self._wake_fd, 4096)
+        except BlockingIOError:
+            pass
+        for row in self._take():
+            call_id = row[1]
+            if row[0] == "cancel":
+                task = self._host_calls.get(call_id)
+                if task is not None:
+                    task.cancel()
+                continue
+            kind, _, agent_id, input, context, timeout_s = row
+            deliver = functools.partial(self._host_deliver, call_id)
+            run = self._execute if kind == "execute" else self._stream
+            task = self._loop.create_task(run(agent_id, input, context, timeout_s, deliver))
+            self._host_calls[call_id] = task
+            task.add_done_callback(functools.partial(self._host_call_done, call_id))
+
+    def _host_call_done(self, call_id: int, task: asyncio.Task[None]) -> None:
+        self._host_calls.pop(call_id, None)
+        self._host_deliver(call_id, "done", {"cancelled": task.cancelled()})
 
     def execute(
         self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver

@@ -1,0 +1,178 @@
+import Bridge
+import CagentAPI
+import CSpawn
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How direct calls reach the service's event loop without the caller taking the GIL.
+///
+/// A caller appends its call to an inbox under a lock and, when the inbox was empty,
+/// writes one byte to a pipe the loop watches (`loop.add_reader`, see
+/// `cagent_host/direct.py`). The loop thread, which holds the GIL while it runs anyway,
+/// drains the inbox, converts the inputs and starts the runs; it reports back through
+/// one Swift function. A call therefore costs its caller a lock and at most one
+/// `write(2)`: no GIL hand-off between threads and no Python thread state for a Swift
+/// thread Python has never seen (measured: those were most of a direct call's time).
+///
+/// One queue per ``InterpreterThread``; open while a generation's loop serves it.
+final class DirectCallQueue: Sendable {
+    struct Request: Sendable {
+        var kind: DirectCall.Kind
+        var agentID: String
+        var input: JSONObject
+        var context: JSONObject?
+        var timeout: Duration?
+    }
+
+    typealias Deliver = @Sendable (DirectCall.Delivery) -> Void
+
+    private enum Item: Sendable {
+        case start(UInt64, Request)
+        case cancel(UInt64)
+    }
+
+    private struct Call: Sendable {
+        var deliver: Deliver
+        var cancelRequested = false
+    }
+
+    private struct State: Sendable {
+        var open = false
+        var inbox: [Item] = []
+        var calls: [UInt64: Call] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    private let readDescriptor: Int32
+    private let writeDescriptor: Int32
+
+    init() {
+        var descriptors: [Int32] = [-1, -1]
+        guard cagent_pipe_cloexec(&descriptors) == 0 else {
+            fatalError("pipe2: \(String(cString: strerror(errno)))")  // out of descriptors at start
+        }
+        for descriptor in descriptors {
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        }
+        readDescriptor = descriptors[0]
+        writeDescriptor = descriptors[1]
+    }
+
+    deinit {
+        close(readDescriptor)
+        close(writeDescriptor)
+    }
+
+    /// Queues a call; `nil` when no loop serves the queue (the service is not running).
+    /// `deliver` is called on the loop thread, GIL held: it must only hand over.
+    func submit(_ request: Request, deliver: @escaping Deliver) -> UInt64? {
+        let (id, wake) = state.withLock { state -> (UInt64?, Bool) in
+            guard state.open else { return (nil, false) }
+            state.nextID += 1
+            let id = state.nextID
+            state.calls[id] = Call(deliver: deliver)
+            state.inbox.append(.start(id, request))
+            return (id, state.inbox.count == 1)
+        }
+        if wake { wakeLoop() }
+        return id
+    }
+
+    /// Asks the loop to cancel the call's run; its `done` delivery follows. Any thread.
+    func cancel(_ id: UInt64) {
+        let wake = state.withLock { state -> Bool in
+            guard state.open, state.calls[id] != nil else { return false }
+            state.calls[id]?.cancelRequested = true
+            state.inbox.append(.cancel(id))
+            return state.inbox.count == 1
+        }
+        if wake { wakeLoop() }
+    }
+
+    private func wakeLoop() {
+        var byte: UInt8 = 1
+        // EAGAIN: the pipe is full of wake-ups the loop has not read yet; one is enough.
+        _ = write(writeDescriptor, &byte, 1)
+    }
+
+    // MARK: - Loop thread, GIL held
+
+    /// Hands the inbox to `controller.direct` and opens the queue. Called when a
+    /// generation's loop has started.
+    func attach(to controller: PythonObject) throws {
+        let take = PythonObject.function(name: "cagent_direct_take") { [self] _ in
+            try PythonObject(json: .array(takeInbox()))
+        }
+        let deliver = PythonObject.function(name: "cagent_direct_deliver") { [self] arguments in
+            deliverFromPython(arguments)
+            return PythonObject.none
+        }
+        state.withLock { $0.open = true }
+        do {
+            _ = try controller.attribute("direct").callMethod(
+                "attach", [PythonObject.integer(Int(readDescriptor)), take, deliver])
+        } catch {
+            state.withLock { $0.open = false }
+            throw error
+        }
+    }
+
+    /// Closes the queue when a generation's loop has ended: every call still waiting for
+    /// an answer ends with `done` (the caller reports the service stopped, or its own
+    /// cancellation). Any thread; delivers outside the lock.
+    func closeInbox() {
+        let orphans = state.withLock { state -> [Call] in
+            state.open = false
+            state.inbox.removeAll()
+            defer { state.calls.removeAll() }
+            return Array(state.calls.values)
+        }
+        for call in orphans { call.deliver(.done(cancelled: call.cancelRequested)) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while read(readDescriptor, &buffer, buffer.count) > 0 {}
+    }
+
+    /// The inbox as JSON rows: `["execute"|"stream", id, agent_id, input, context, timeout_s]`
+    /// or `["cancel", id]`.
+    private func takeInbox() -> [JSONValue] {
+        let items = state.withLock { state -> [Item] in
+            defer { state.inbox.removeAll(keepingCapacity: true) }
+            return state.inbox
+        }
+        return items.map { item in
+            switch item {
+            case .start(let id, let request):
+                return .array([
+                    .string(request.kind.rawValue), .integer(Int(id)), .string(request.agentID),
+                    .object(request.input.mapValues(JSONValue.init)),
+                    request.context.map { .object($0.mapValues(JSONValue.init)) } ?? .null,
+                    request.timeout.map { .double($0.seconds) } ?? .null,
+                ])
+            case .cancel(let id):
+                return .array([.string("cancel"), .integer(Int(id))])
+            }
+        }
+    }
+
+    /// `deliver(id, kind, payload)` from Python.
+    private func deliverFromPython(_ arguments: [PythonObject]) {
+        guard arguments.count == 3, case .integer(let raw)? = try? JSONValue(python: arguments[0]) else { return }
+        let id = UInt64(raw)
+        guard case .string(let kind)? = try? JSONValue(python: arguments[1]) else { return }
+        if kind == "done" {
+            guard let call = state.withLock({ $0.calls.removeValue(forKey: id) }) else { return }
+            call.deliver(.done(cancelled: call.cancelRequested))
+            return
+        }
+        guard let call = state.withLock({ $0.calls[id] }),
+              let delivery = DirectCall.convert(kind: kind, payload: arguments[2])
+        else { return }
+        call.deliver(delivery)
+    }
+}
