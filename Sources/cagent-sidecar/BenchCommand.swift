@@ -49,6 +49,24 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Leave out the supervisor's stall and crash figures (they take the longest).")
     var skipSupervision = false
 
+    /// The bench's parts, in the order they run.
+    enum Part: String, CaseIterable, ExpressibleByArgument {
+        /// Fresh `run` processes per backend: start, memory, HTTP, restart.
+        case backends
+        /// In-process: direct calls beside HTTP, warm restarts.
+        case direct
+        /// In-process: stall detection and crash recovery.
+        case supervision
+    }
+
+    @Option(name: .customLong("only"), help: "Measure only these parts (repeatable): \(Part.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var onlyParts: [Part] = []
+
+    private func runs(_ part: Part) -> Bool {
+        if part == .supervision && skipSupervision { return false }
+        return onlyParts.isEmpty || onlyParts.contains(part)
+    }
+
     @OptionGroup(title: "Supervision")
     var supervision: SupervisionOptions
 
@@ -67,7 +85,7 @@ struct BenchCommand: AsyncParsableCommand {
         var embedded = BackendFigures()
         var subprocess = BackendFigures()
         var rows: [String: [CLIRound.Figures]] = ["embedded": [], "subprocess": []]
-        for round in 1...rounds {
+        for round in 1...rounds where runs(.backends) {
             let order = round % 2 == 1 ? ["embedded", "subprocess"] : ["subprocess", "embedded"]
             for mode in order {
                 let cli = CLIRound(
@@ -93,15 +111,17 @@ struct BenchCommand: AsyncParsableCommand {
             if mode == "embedded" { embedded = figures } else { subprocess = figures }
         }
 
-        progress("direct calls and warm restarts (in-process)")
-        let direct = try await DirectBench.measure(
-            pythonHome: pythonHome, serviceDirectory: serviceDir, rounds: rounds, calls: requests, logger: logger)
-        embedded.directP50Us = Summary(direct.directP50Us)
-        embedded.directP99Us = Summary(direct.directP99Us)
-        embedded.directHTTPP50Us = Summary(direct.httpP50Us)
-        embedded.warmRestartMs = Summary(direct.warmRestartMs)
+        if runs(.direct) {
+            progress("direct calls and warm restarts (in-process)")
+            let direct = try await DirectBench.measure(
+                pythonHome: pythonHome, serviceDirectory: serviceDir, rounds: rounds, calls: requests, logger: logger)
+            embedded.directP50Us = Summary(direct.directP50Us)
+            embedded.directP99Us = Summary(direct.directP99Us)
+            embedded.directHTTPP50Us = Summary(direct.httpP50Us)
+            embedded.warmRestartMs = Summary(direct.warmRestartMs)
+        }
 
-        if !skipSupervision {
+        if runs(.supervision) {
             progress("supervision: stall detection and crash -> healthy (in-process)")
             let results = try await SupervisionBench.measure(
                 pythonHome: pythonHome, serviceDirectory: serviceDir, health: health, rounds: rounds, logger: logger)
