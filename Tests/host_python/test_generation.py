@@ -81,3 +81,50 @@ def test_unsafe_modules_are_named_only_when_loaded() -> None:
         "extension module 'json' does not survive re-initialization"
     ]
     assert generation.unsafe_loaded_modules() == []  # nothing is known unsafe yet
+
+
+def test_extension_files_name_the_originals_for_copying_ahead(tmp_path: Path) -> None:
+    out = run_python(
+        f"""
+        from cagent_host import generation
+        generation.install({str(tmp_path)!r})
+        import json, uvloop, pydantic
+        print(json.dumps(dict(generation.extension_files())))
+        """
+    )
+    # The original files, not this generation's copies: the next one copies those.
+    assert "site-packages/uvloop/" in out["uvloop.loop"]
+    assert "site-packages/pydantic_core/" in out["pydantic_core._pydantic_core"]
+    assert not any(origin.startswith(str(tmp_path)) for origin in out.values())
+
+
+def test_a_complete_copy_made_ahead_is_used_and_a_truncated_one_replaced(tmp_path: Path) -> None:
+    out = run_python(
+        f"""
+        import glob, os, importlib.util
+        from cagent_host import generation
+        directory = {str(tmp_path)!r}
+        # Found without importing the packages (find_spec of a submodule would).
+        def origin(package, pattern):
+            folder = importlib.util.find_spec(package).submodule_search_locations[0]
+            return glob.glob(os.path.join(folder, pattern))[0]
+        uvloop_origin = origin("uvloop", "loop.*.so")
+        httptools_origin = origin("httptools", "parser/parser.*.so")
+        ahead = generation.copy_path(directory, "uvloop.loop", uvloop_origin)
+        truncated = generation.copy_path(directory, "httptools.parser.parser", httptools_origin)
+        for path, origin, size in ((ahead, uvloop_origin, None), (truncated, httptools_origin, 100)):
+            os.makedirs(os.path.dirname(path))
+            with open(origin, "rb") as source, open(path, "wb") as target:
+                target.write(source.read() if size is None else source.read(size))
+        inode = os.stat(ahead).st_ino
+        generation.install(directory)
+        import asyncio, json, uvloop, httptools
+        parser = httptools.HttpRequestParser(object())
+        print(json.dumps({{
+            "reused": os.stat(sys.modules["uvloop.loop"].__file__).st_ino == inode,
+            "replaced": os.stat(truncated).st_size == os.stat(httptools_origin).st_size,
+            "works": uvloop.run(asyncio.sleep(0, "uv")),
+        }}))
+        """
+    )
+    assert out == {"reused": True, "replaced": True, "works": "uv"}

@@ -55,6 +55,7 @@ final class InterpreterThread: Sendable {
     let link = InterpreterLink()
     /// Direct calls from Swift to the running generation's loop.
     let directCalls = DirectCallQueue()
+    private let precopy = ExtensionPrecopy()
 
     init(launch: Launch, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.launch = launch
@@ -154,6 +155,7 @@ final class InterpreterThread: Sendable {
                 onEvent(.exited(.finalizeSkipped(threads: blockers, error: error)))
                 return
             }
+            if case .success(.cold) = outcome { precopy.waitUntilIdle() } else { precopy.cancelAndWait() }
             let status = PythonInterpreter.finalize()
             initialized = false
             ignoreWatchdogSignals()
@@ -254,6 +256,7 @@ final class InterpreterThread: Sendable {
             }
             link.watchable.store(true, ordering: .releasing)
             onEvent(.serving(generation: generation, restart: restart))
+            startPrecopy()
         case "cold_restart_refused":
             var reasons: [String] = []
             if case .object(let object) = payload, case .array(let list)? = object["reasons"] {
@@ -280,6 +283,23 @@ final class InterpreterThread: Sendable {
               case .array(let list)? = try? JSONValue(python: names)
         else { return [] }
         return list.compactMap { if case .string(let name) = $0 { name } else { nil } }
+    }
+
+    /// GIL held (loop thread): the next interpreter's copies, made while this one serves.
+    private func startPrecopy() {
+        guard let generationModule = try? PythonObject.importModule("cagent_host.generation"),
+              let listed = try? generationModule.callMethod("extension_files"),
+              case .array(let rows)? = try? JSONValue(python: listed)
+        else {
+            logger.warning("cannot list extension modules to copy ahead; a cold restart copies them itself")
+            return
+        }
+        let files = rows.compactMap { row -> (module: String, origin: String)? in
+            guard case .array(let pair) = row, pair.count == 2,
+                  case .string(let module) = pair[0], case .string(let origin) = pair[1] else { return nil }
+            return (module, origin)
+        }
+        precopy.start(files, into: copiesDirectory(PythonInterpreter.generation + 1))
     }
 
     private func copiesDirectory(_ processGeneration: UInt64) -> String {
