@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import sys
@@ -112,6 +113,35 @@ def test_serves_warm_restarts_with_new_code_and_stops(service: Path, listener: s
     assert host.finish() == "stop"
     serving = [note for note in host.notes if note[0] == "serving"]
     assert serving == [("serving", {"generation": 1, "restart": None}), ("serving", {"generation": 1, "restart": "warm"})]
+
+
+def test_the_replaced_server_serves_until_retired_then_closes_its_connections(service: Path, listener: socket.socket) -> None:
+    host = Host(service, listener)
+    host.wait_serving()
+    old = http.client.HTTPConnection("127.0.0.1", host.port, timeout=10)
+    old.request("GET", "/health")
+    assert json.loads(old.getresponse().read())["version"] == "1"
+    (service / "helper.py").write_text('VERSION = "2"\n')
+    host.request("warm")
+    host.wait_serving()
+    assert host.get("/health")["version"] == "2"
+    # Not retired yet: the old server still answers on its keep-alive connection.
+    old.request("GET", "/health")
+    assert json.loads(old.getresponse().read())["version"] == "1"
+    host.request("retire")
+    deadline = time.monotonic() + 10
+    closed = False
+    while not closed and time.monotonic() < deadline:
+        try:
+            old.request("GET", "/health")
+            old.getresponse().read()
+            time.sleep(0.01)
+        except (ConnectionError, http.client.HTTPException, OSError):
+            closed = True
+    assert closed, "the replaced server kept its connection open after retire"
+    assert host.get("/health")["version"] == "2"
+    host.request("stop")
+    assert host.finish() == "stop"
 
 
 def test_a_broken_reload_keeps_the_running_service(service: Path, listener: socket.socket) -> None:

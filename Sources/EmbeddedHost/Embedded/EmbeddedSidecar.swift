@@ -247,6 +247,12 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         switch await waitForThread(until: deadline) {
         case .serving(let next):
             try await becomeHealthy(generation: next, deadline: deadline)
+            // A warm restart's old server served until now; it drains in the background.
+            do {
+                try await thread.request(.retire, timeout: configuration.shutdownTimeout)
+            } catch {
+                logger.warning("cannot retire the replaced server; it stops with the service: \(error)")
+            }
         case .warmRestartFailed(let error):
             state = .running(generation: generation)
             publish(.restartFailed(kind: kind, error: error))

@@ -31,6 +31,8 @@ final class InterpreterThread: Sendable {
 
     enum Command: String, Sendable {
         case stop, warm, cold
+        /// Stop the servers a warm restart replaced (they serve until the new one is healthy).
+        case retire
     }
 
     struct Launch: Sendable {

@@ -46,8 +46,9 @@ class Controller:
         self.direct = DirectCalls(loop, lambda: self.app)
 
     def request(self, command: str) -> None:
-        """Ask for "stop", "warm" or "cold"; returns at once."""
-        if command not in ("stop", "warm", "cold"):
+        """Ask for "stop", "warm", "cold" or "retire" (stop the servers a warm restart
+        replaced, once the host has seen the new one healthy); returns at once."""
+        if command not in ("stop", "warm", "cold", "retire"):
             raise ValueError(f"unknown command {command!r}")
         self._loop.call_soon_threadsafe(self._commands.put_nowait, command)
 
@@ -142,6 +143,7 @@ async def _serve(
     reimport: bool,
 ) -> str:
     notify("controller", controller)
+    replaced: list[EmbeddedServer] = []
     retiring: set[asyncio.Task[None]] = set()
     server = EmbeddedServer(import_app(options, fresh=reimport), options)
     await server.start()
@@ -149,6 +151,9 @@ async def _serve(
     notify("serving", {"generation": generation_number, "restart": "warm" if reimport else None})
     while True:
         command = await controller.next_command()
+        if command == "retire":
+            _retire(replaced, retiring)
+            continue
         notify("command", {"command": command})
         if command == "cold":
             # Threads are checked once the loop has closed (run's caller does): some,
@@ -158,26 +163,37 @@ async def _serve(
                 notify("cold_restart_refused", {"reasons": reasons})
                 command = "warm"
         if command == "warm":
-            server = await _warm_restart(server, options, notify, generation_number, retiring)
+            server = await _warm_restart(server, options, notify, generation_number, replaced)
             controller.app = server.app
             continue
         # What is left after the server's own shutdown (executor, threads) shares the
         # rest of the host's shutdown timeout, minus a margin for finalizing.
         stop_deadline.append(time.monotonic() + options.shutdown_timeout_s * 0.8)
+        _retire(replaced, retiring)
         if retiring:
             await asyncio.gather(*retiring, return_exceptions=True)
         await server.stop()
         return command
 
 
+def _retire(replaced: list[EmbeddedServer], retiring: set[asyncio.Task[None]]) -> None:
+    """Stop the replaced servers in the background; a later stop waits for them."""
+    for old in replaced:
+        task = asyncio.get_running_loop().create_task(old.stop(), name="cagent-retire-server")
+        retiring.add(task)
+        task.add_done_callback(retiring.discard)
+    replaced.clear()
+
+
 async def _warm_restart(
-    old: EmbeddedServer, options: ServerOptions, notify: Notify, generation_number: int, retiring: set[asyncio.Task[None]]
+    old: EmbeddedServer, options: ServerOptions, notify: Notify, generation_number: int, replaced: list[EmbeddedServer]
 ) -> EmbeddedServer:
     """Start the new server before stopping the old one: the socket is shared, so no request is refused.
 
-    The new server serves as soon as it has started, so it is announced then, and the old
-    one drains in the background: uvicorn's shutdown polls its open connections every
-    100 ms, which would otherwise be most of a warm restart. A later stop waits for it.
+    The new server serves as soon as it has started, so it is announced then. The old one
+    keeps serving until the host, having seen the new one healthy, asks to "retire" it:
+    stopping it right away put its shutdown on the loop just as the host's first probe
+    of the new server arrived (measured: 5-15 ms of a ~50 ms warm restart).
     """
     try:
         new = EmbeddedServer(import_app(options, fresh=True), options)
@@ -189,9 +205,7 @@ async def _warm_restart(
         notify("warm_restart_failed", {"error": f"{type(error).__name__}: {error}"})
         return old
     notify("serving", {"generation": generation_number, "restart": "warm"})
-    task = asyncio.get_running_loop().create_task(old.stop(), name="cagent-retire-server")
-    retiring.add(task)
-    task.add_done_callback(retiring.discard)
+    replaced.append(old)
     return new
 
 
