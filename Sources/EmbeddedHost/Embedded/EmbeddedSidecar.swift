@@ -32,6 +32,11 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private var copiesRoot: String?
     private var waiters: [UInt64: CheckedContinuation<Outcome, Never>] = [:]
     private var nextWaiter: UInt64 = 0
+    /// The thread's recent outcomes, numbered: a command's answer can arrive while the
+    /// actor is suspended sending that command (a broken warm reload fails in about a
+    /// millisecond), before anyone waits for it.
+    private var recentOutcomes: [(number: UInt64, outcome: Outcome)] = []
+    private var outcomeCount: UInt64 = 0
     private var lastExit: InterpreterThread.Exit?
     private let failure = FailureSignal()
 
@@ -131,8 +136,14 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         }
         self.runtime = runtime
         self.socket = socket
-        let copiesRoot = FileManager.default.temporaryDirectory
-            .appendingPathComponent("cagent-sidecar-\(getpid())-\(UInt32.random(in: .min ... .max))").path
+        CopiesFolder.removeStale()
+        let copiesRoot = CopiesFolder.newPath()
+        // Made here, private to this user: the copies of each generation go inside.
+        do {
+            try FileManager.default.createDirectory(atPath: copiesRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            logger.warning("cannot create \(copiesRoot) for extension-module copies: \(error)")
+        }
         self.copiesRoot = copiesRoot
 
         var environment = configuration.serviceEnvironment
@@ -237,6 +248,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         let deadline = ContinuousClock.now + configuration.startTimeout
         let unblocker = unblockIfStalled(thread, until: deadline)
         defer { unblocker?.cancel() }
+        let mark = outcomeCount
         do {
             try await thread.request(kind == .cold ? .cold : .warm, timeout: configuration.startTimeout)
         } catch {
@@ -244,7 +256,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             publish(.restartFailed(kind: kind, error: error.description))
             throw error
         }
-        switch await waitForThread(until: deadline) {
+        switch await waitForThread(until: deadline, after: mark) {
         case .serving(let next):
             try await becomeHealthy(generation: next, deadline: deadline)
             // A warm restart's old server served until now; it drains in the background.
@@ -325,8 +337,19 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         }
     }
 
-    private func waitForThread(until deadline: ContinuousClock.Instant, acceptServing: Bool = true) async -> Outcome {
+    /// The thread's next outcome; with `after`, also one that came since that count
+    /// (``outcomeCount`` read before sending a command).
+    private func waitForThread(
+        until deadline: ContinuousClock.Instant, acceptServing: Bool = true, after mark: UInt64? = nil
+    ) async -> Outcome {
         if let lastExit { return .exited(lastExit) }
+        if let mark, let early = recentOutcomes.first(where: { entry in
+            guard entry.number > mark else { return false }
+            if case .serving = entry.outcome { return acceptServing }
+            return true
+        }) {
+            return early.outcome
+        }
         nextWaiter += 1
         let id = nextWaiter
         let timer = Task { [weak self] in
@@ -346,6 +369,9 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     }
 
     private func resumeWaiters(_ outcome: Outcome) {
+        outcomeCount += 1
+        recentOutcomes.append((outcomeCount, outcome))
+        if recentOutcomes.count > 16 { recentOutcomes.removeFirst() }
         let current = waiters
         waiters.removeAll()
         for waiter in current.values { waiter.resume(returning: outcome) }
@@ -382,6 +408,8 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     /// survives a supervised restart even when it was chosen by the system).
     private func finishThread(keepSocket: Bool = false) {
         guard thread != nil || socket != nil else { return }
+        // No copy may be written into the folder after it is removed.
+        thread?.cancelPrecopy()
         thread = nil
         watchdog.attach(nil)
         pump?.cancel()

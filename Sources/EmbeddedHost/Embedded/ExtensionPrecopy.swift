@@ -23,6 +23,10 @@ final class ExtensionPrecopy: Sendable {
         work.enter()
         let thread = Thread { [self] in
             defer { work.leave() }
+            // The generation's folder goes in the sidecar's copies folder, which must
+            // exist: once the sidecar has removed it, nothing is recreated.
+            guard (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)) != nil
+                || FileManager.default.fileExists(atPath: directory) else { return }
             for file in files {
                 if cancelled.load(ordering: .relaxed) { return }
                 Self.copy(file.origin, to: (directory as NSString).appendingPathComponent(file.module), start: start)
@@ -53,7 +57,9 @@ final class ExtensionPrecopy: Sendable {
         }
         let partial = target + ".\(getpid()).\(start).precopy"
         do {
-            try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            if !manager.fileExists(atPath: folder) {
+                try manager.createDirectory(atPath: folder, withIntermediateDirectories: false)
+            }
             try? manager.removeItem(atPath: partial)
             try manager.copyItem(atPath: origin, toPath: partial)
             guard rename(partial, target) == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }

@@ -154,6 +154,8 @@ final class InterpreterThread: Sendable {
                 logger.error("not finalizing the interpreter: non-daemon threads still running", metadata: ["threads": "\(blockers)"])
                 var error: String?
                 if case .failure(let failure) = outcome { error = failure.description }
+                // Before the sidecar removes the copies folder, which it does on this event.
+                precopy.cancelAndWait()
                 onEvent(.exited(.finalizeSkipped(threads: blockers, error: error)))
                 return
             }
@@ -285,6 +287,11 @@ final class InterpreterThread: Sendable {
               case .array(let list)? = try? JSONValue(python: names)
         else { return [] }
         return list.compactMap { if case .string(let name) = $0 { name } else { nil } }
+    }
+
+    /// Stops copying ahead and waits for the file being copied (at most one).
+    func cancelPrecopy() {
+        precopy.cancelAndWait()
     }
 
     /// GIL held (loop thread): the next interpreter's copies, made while this one serves.
