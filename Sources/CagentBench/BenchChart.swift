@@ -6,11 +6,15 @@
 public enum BenchChart {
     static let embeddedColor = "#1f77b4"
     static let subprocessColor = "#ff7f0e"
+    static let sameInterpreterColor = "#2ca02c"
 
     public static func svg(_ report: BenchReport, title: String = "cagent-sidecar bench: embedded vs subprocess") -> String {
-        let rows = Metric.all.filter { $0.value(report.embedded) != nil || $0.value(report.subprocess) != nil }
+        let series: [(name: String, figures: BackendFigures, color: String)] =
+            [("embedded", report.embedded, embeddedColor), ("subprocess", report.subprocess, subprocessColor)]
+            + (report.sameInterpreter.map { [("subprocess, host libpython", $0, sameInterpreterColor)] } ?? [])
+        let rows = Metric.all.filter { metric in series.contains { metric.value($0.figures) != nil } }
         let labelWidth = 300.0, barArea = 460.0, valueWidth = 140.0
-        let barHeight = 14.0, rowHeight = 2 * barHeight + 14, top = 56.0
+        let barHeight = 14.0, rowHeight = Double(series.count) * barHeight + 14, top = 56.0
         let width = labelWidth + barArea + valueWidth
         let height = top + Double(rows.count) * rowHeight + 16
         var out: [String] = []
@@ -18,12 +22,15 @@ public enum BenchChart {
         out.append(#"<rect width="100%" height="100%" fill="white"/>"#)
         out.append(#"<text x="10" y="20" font-size="15" font-weight="bold">\#(escape(title))</text>"#)
         out.append(#"<rect x="10" y="32" width="12" height="12" fill="\#(embeddedColor)"/><text x="26" y="42">embedded</text>"#)
-        out.append(#"<rect x="110" y="32" width="12" height="12" fill="\#(subprocessColor)"/><text x="126" y="42">subprocess</text>"#)
-        out.append(#"<text x="230" y="42" fill="dimgray">median, whisker min–max; each row scaled to its own maximum</text>"#)
+        var legendX = 10.0
+        for (name, _, color) in series {
+            out.append(#"<rect x="\#(fmt(legendX))" y="32" width="12" height="12" fill="\#(color)"/><text x="\#(fmt(legendX + 16))" y="42">\#(escape(name))</text>"#)
+            legendX += 16 + Double(name.count) * 7 + 18
+        }
+        out.append(#"<text x="\#(fmt(legendX))" y="42" fill="dimgray">median, whisker min–max; each row scaled to its own maximum</text>"#)
         for (index, metric) in rows.enumerated() {
             let y = top + Double(index) * rowHeight
-            let values = [("embedded", metric.value(report.embedded), embeddedColor),
-                          ("subprocess", metric.value(report.subprocess), subprocessColor)]
+            let values = series.map { ($0.name, metric.value($0.figures), $0.color) }
             let scale = values.compactMap { $0.1?.max }.max().map { $0 > 0 ? barArea / $0 : 0 } ?? 0
             out.append(#"<text x="10" y="\#(fmt(y + barHeight + 4))">\#(escape("\(metric.label) [\(metric.unit)]"))</text>"#)
             for (slot, (backend, summary, color)) in values.enumerated() {

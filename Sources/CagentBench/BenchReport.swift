@@ -4,20 +4,36 @@ import Foundation
 /// measured, and the targets judged against the figures.
 public struct BenchReport: Sendable {
     public var embedded: BackendFigures
+    /// Plain uvicorn: the runtime's `python` executable in a child process.
     public var subprocess: BackendFigures
+    /// The control: the subprocess backend on the host's own libpython
+    /// (`--child-python host`), the embedded backend's interpreter build in a child
+    /// process. Embedded against it is what embedding itself costs or saves; embedded
+    /// against ``subprocess`` adds the difference between two builds of CPython.
+    public var sameInterpreter: BackendFigures?
     /// How it was measured (rounds, request counts, machine), as `key: value` pairs.
     public var settings: [(String, String)]
 
-    public init(embedded: BackendFigures, subprocess: BackendFigures, settings: [(String, String)] = []) {
+    public init(embedded: BackendFigures, subprocess: BackendFigures, sameInterpreter: BackendFigures? = nil,
+                settings: [(String, String)] = []) {
         self.embedded = embedded
         self.subprocess = subprocess
+        self.sameInterpreter = sameInterpreter
         self.settings = settings
     }
 
     public var targets: [TargetVerdict] { TargetVerdict.evaluate(embedded: embedded, subprocess: subprocess) }
 
-    /// `{"embedded": {...}, "subprocess": {...}, "targets": [...], "settings": {...}}`;
-    /// every metric key present in both, `null` where not measured.
+    /// The same targets against the control (where they compare two backends).
+    public var controls: [TargetVerdict] {
+        sameInterpreter.map { TargetVerdict.evaluate(embedded: embedded, subprocess: $0, againstControl: true) } ?? []
+    }
+
+    static let sameInterpreterKey = "subprocess_host_python"
+
+    /// `{"embedded": {...}, "subprocess": {...}, "subprocess_host_python": {...},
+    /// "targets": [...], "controls": [...], "settings": {...}}`; every metric key present
+    /// in each backend, `null` where not measured.
     public func json() -> Data {
         func figures(_ backend: BackendFigures) -> [String: Any] {
             var object: [String: Any] = [:]
@@ -30,34 +46,57 @@ public struct BenchReport: Sendable {
             }
             return object
         }
-        let root: [String: Any] = [
+        func verdicts(_ list: [TargetVerdict]) -> [[String: Any]] {
+            list.map { verdict in
+                ["target": verdict.target, "measured": verdict.measured, "met": verdict.met.map { $0 as Any } ?? NSNull()]
+            }
+        }
+        var root: [String: Any] = [
             "embedded": figures(embedded),
             "subprocess": figures(subprocess),
-            "targets": targets.map { verdict -> [String: Any] in
-                ["target": verdict.target, "measured": verdict.measured,
-                 "met": verdict.met.map { $0 as Any } ?? NSNull()]
-            },
+            "targets": verdicts(targets),
             "settings": Dictionary(settings, uniquingKeysWith: { $1 }),
         ]
+        if let sameInterpreter {
+            root[Self.sameInterpreterKey] = figures(sameInterpreter)
+            root["controls"] = verdicts(controls)
+        }
         // Sorted keys: two runs diff cleanly.
         return (try? JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])) ?? Data()
     }
 
-    /// The printed table: medians with [min–max], a ratio column, then the targets.
+    /// The printed table: medians with [min–max] and ratio columns, then the targets
+    /// (and the same against the control, when it was measured).
     public func table() -> String {
+        func ratio(_ a: Summary?, _ b: Summary?) -> String {
+            guard let a, let b, b.median != 0 else { return "" }
+            return String(format: "%.2f", a.median / b.median)
+        }
         let rows = Metric.all.map { metric -> [String] in
             let e = metric.value(embedded)
             let s = metric.value(subprocess)
-            let ratio = (e?.median).flatMap { e in (s?.median).flatMap { s in s == 0 ? nil : String(format: "%.2f", e / s) } } ?? ""
-            return ["\(metric.label) [\(metric.unit)]", Self.cell(e), Self.cell(s), ratio]
+            var row = ["\(metric.label) [\(metric.unit)]", Self.cell(e), Self.cell(s), ratio(e, s)]
+            if let sameInterpreter {
+                let c = metric.value(sameInterpreter)
+                row += [Self.cell(c), ratio(e, c)]
+            }
+            return row
         }
-        var lines = Self.align([["figure", "embedded", "subprocess", "emb/sub"]] + rows)
+        var header = ["figure", "embedded", "subprocess", "emb/sub"]
+        if sameInterpreter != nil { header += ["subprocess, host libpython", "emb/that"] }
+        var lines = Self.align([header] + rows)
         lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
-        lines.append("")
-        lines.append("targets:")
-        for verdict in targets {
-            let mark = verdict.met.map { $0 ? "MET   " : "MISSED" } ?? "n/a   "
-            lines.append("  \(mark) \(verdict.target): \(verdict.measured)")
+        func section(_ title: String, _ list: [TargetVerdict]) {
+            lines.append("")
+            lines.append(title)
+            for verdict in list {
+                let mark = verdict.met.map { $0 ? "MET   " : "MISSED" } ?? "n/a   "
+                lines.append("  \(mark) \(verdict.target): \(verdict.measured)")
+            }
+        }
+        section("targets:", targets)
+        if sameInterpreter != nil {
+            section("the same, against the subprocess backend on the host's libpython (same interpreter build):", controls)
         }
         return lines.joined(separator: "\n")
     }

@@ -5,7 +5,9 @@ public struct TargetVerdict: Sendable, Equatable {
     public var measured: String
     public var met: Bool?
 
-    static func evaluate(embedded e: BackendFigures, subprocess s: BackendFigures) -> [TargetVerdict] {
+    /// `againstControl`: `s` is the subprocess backend on the host's libpython; only the
+    /// targets that compare two backends are judged.
+    static func evaluate(embedded e: BackendFigures, subprocess s: BackendFigures, againstControl: Bool = false) -> [TargetVerdict] {
         func ratio(_ target: String, _ a: Summary?, _ b: Summary?, limit: Double, atLeast: Bool = false) -> TargetVerdict {
             guard let a, let b, b.median > 0 else { return TargetVerdict(target: target, measured: "not measured", met: nil) }
             let value = a.median / b.median
@@ -16,6 +18,14 @@ public struct TargetVerdict: Sendable, Equatable {
         if let value = e.warmRestartMs?.median {
             warm.measured = "\(BenchReport.format(value)) ms"
             warm.met = value <= 50
+        }
+        if againstControl {
+            return [
+                ratio("embedded cold start ≤ 0.9 × subprocess", e.coldStartMs, s.coldStartMs, limit: 0.9),
+                ratio("embedded cold restart ≤ subprocess respawn", e.restartMs, s.restartMs, limit: 1),
+                ratio("embedded RSS ≤ 0.9 × host plus child", e.rssMB, s.rssMB, limit: 0.9),
+                ratio("embedded HTTP throughput ≥ 0.95 × uvicorn on the same libpython", e.httpRps, s.httpRps, limit: 0.95, atLeast: true),
+            ]
         }
         return [
             ratio("embedded cold start ≤ 0.9 × subprocess", e.coldStartMs, s.coldStartMs, limit: 0.9),

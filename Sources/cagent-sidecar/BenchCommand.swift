@@ -9,9 +9,10 @@ import Glibc
 
 /// `cagent-sidecar bench`: both backends side by side, figures printed and never asserted.
 ///
-/// Order of work: rounds in fresh `run` child processes alternating embedded and
-/// subprocess (start, memory, HTTP, SIGHUP restart; the order flips every round so
-/// neither backend always runs on a warmer page cache), then direct calls and warm
+/// Order of work: rounds in fresh `run` child processes alternating embedded, subprocess
+/// and the control, the subprocess backend on the host's own libpython (start, memory,
+/// HTTP, SIGHUP restart; the order rotates every round so no backend always runs on a
+/// warmer page cache), then direct calls and warm
 /// restarts on an in-process sidecar (``DirectBench``), then the supervisor's stall and
 /// crash figures (``SupervisionBench``). One interpreter at a time in this process.
 struct BenchCommand: AsyncParsableCommand {
@@ -49,6 +50,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Leave out the supervisor's stall and crash figures (they take the longest).")
     var skipSupervision = false
 
+    @Flag(help: "Leave out the control: the subprocess backend on this host's libpython (--child-python host).")
+    var skipControl = false
+
     /// The bench's parts, in the order they run.
     enum Part: String, CaseIterable, ExpressibleByArgument {
         /// Fresh `run` processes per backend: start, memory, HTTP, restart.
@@ -84,17 +88,21 @@ struct BenchCommand: AsyncParsableCommand {
 
         var embedded = BackendFigures()
         var subprocess = BackendFigures()
-        var rows: [String: [CLIRound.Figures]] = ["embedded": [], "subprocess": []]
+        var sameInterpreter: BackendFigures?
+        // (name, --mode, --child-python)
+        var backends: [(String, String, String?)] = [("embedded", "embedded", nil), ("subprocess", "subprocess", nil)]
+        if !skipControl { backends.append(("subprocess-host-python", "subprocess", "host")) }
+        var rows: [String: [CLIRound.Figures]] = [:]
         for round in 1...rounds where runs(.backends) {
-            let order = round % 2 == 1 ? ["embedded", "subprocess"] : ["subprocess", "embedded"]
-            for mode in order {
+            let shift = (round - 1) % backends.count
+            for (name, mode, childPython) in backends[shift...] + backends[..<shift] {
                 let cli = CLIRound(
-                    executable: executable, mode: mode,
+                    executable: executable, mode: mode, childPython: childPython,
                     load: .init(requests: requests, clients: clients, warmup: 200),
                     pythonHome: pythonHome, serviceDirectory: serviceDir)
                 let figures = try await BlockingCall.run { Result { try cli.measure() } }.get()
-                rows[mode, default: []].append(figures)
-                progress("round \(round)/\(rounds) \(mode): start \(BenchReport.format(figures.coldStartMs)) ms, "
+                rows[name, default: []].append(figures)
+                progress("round \(round)/\(rounds) \(name): start \(BenchReport.format(figures.coldStartMs)) ms, "
                     + "rss \(BenchReport.format(figures.rssMB)) MB, p50 \(BenchReport.format(figures.httpP50Us)) µs, "
                     + "\(BenchReport.format(figures.httpRps)) req/s, restart \(figures.restartMs.map(BenchReport.format) ?? "-") ms")
             }
@@ -108,7 +116,11 @@ struct BenchCommand: AsyncParsableCommand {
             figures.httpRps = Summary(list.map(\.httpRps))
             figures.restartMs = Summary(list.compactMap(\.restartMs))
             figures.crashToHealthyMs = Summary(list.compactMap(\.crashToHealthyMs))
-            if mode == "embedded" { embedded = figures } else { subprocess = figures }
+            switch mode {
+            case "embedded": embedded = figures
+            case "subprocess": subprocess = figures
+            default: sameInterpreter = figures
+            }
         }
 
         if runs(.direct) {
@@ -132,7 +144,8 @@ struct BenchCommand: AsyncParsableCommand {
             embedded.crashToHealthyMs = Summary(results.crashToHealthy.map { $0.asMilliseconds })
         }
 
-        let report = BenchReport(embedded: embedded, subprocess: subprocess, settings: settings(health: health))
+        let report = BenchReport(embedded: embedded, subprocess: subprocess, sameInterpreter: sameInterpreter,
+                                 settings: settings(health: health))
         print(report.table())
         fflush(nil)
         if let json {

@@ -7,20 +7,26 @@ import Foundation
 /// how its subprocess backend starts `-m uvicorn main:app`).
 ///
 /// Handled before argument parsing, so Python's own options (`-m`, `-c`, `-X`) pass
-/// through untouched.
+/// through untouched. `CAGENT_PYTHON_HOME` names the runtime (the subprocess backend sets
+/// it with `--child-python host`); otherwise it is found as `run` finds it.
 enum PythonCommand {
     static let name = "python"
 
     static func runIfRequested(_ arguments: [String] = CommandLine.arguments) {
         guard arguments.count > 1, arguments[1] == name else { return }
-        let runtime: PythonRuntime
+        let interpreter: (programName: String?, home: String?)
         do {
-            runtime = try RuntimeLocator(explicitHome: ProcessInfo.processInfo.environment["CAGENT_PYTHON_HOME"]).locate()
+            if let home = ProcessInfo.processInfo.environment["CAGENT_PYTHON_HOME"], !home.isEmpty {
+                interpreter = try RuntimeLocator(explicitHome: home).interpreter(at: home)
+            } else {
+                let runtime = try RuntimeLocator(explicitHome: nil).locate()
+                interpreter = (runtime.programName, runtime.home)
+            }
         } catch {
             FileHandle.standardError.write(Data("cagent-sidecar python: \(error.description)\n".utf8))
             exit(EXIT_FAILURE)
         }
-        let program = runtime.programName ?? RuntimeLocator.currentExecutableDirectory() + "/python"
-        exit(PythonInterpreter.runMain(programName: program, pythonHome: runtime.home, arguments: Array(arguments.dropFirst(2))))
+        let program = interpreter.programName ?? RuntimeLocator.currentExecutableDirectory() + "/python"
+        exit(PythonInterpreter.runMain(programName: program, pythonHome: interpreter.home, arguments: Array(arguments.dropFirst(2))))
     }
 }

@@ -21,6 +21,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "embedded (the service inside this process) or subprocess (a python child process, SIGHUP respawns it).")
     var mode: String = "embedded"
 
+    @Option(help: "With --mode subprocess: runtime (its python executable) or host (this executable's linked interpreter, `cagent-sidecar python`).")
+    var childPython: String?
+
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
 
@@ -62,6 +65,10 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ["embedded", "subprocess"].contains(mode) else { throw ValidationError("--mode must be embedded or subprocess") }
+        if let childPython {
+            guard ChildInterpreter(rawValue: childPython) != nil else { throw ValidationError("--child-python must be runtime or host") }
+            guard mode == "subprocess" else { throw ValidationError("--child-python needs --mode subprocess") }
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard ["critical", "error", "warning", "info", "debug", "trace"].contains(logLevel) else {
             throw ValidationError("--log-level must be one of critical, error, warning, info, debug, trace")
@@ -88,6 +95,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.serviceDirectory = serviceDir
         configuration.eventLoop = loop
         configuration.httpProtocol = http
+        configuration.childInterpreter = childPython.flatMap(ChildInterpreter.init(rawValue:)) ?? .runtime
         configuration.shutdownTimeout = .milliseconds(Int(shutdownTimeout * 1000))
         configuration.startTimeout = .milliseconds(Int(startTimeout * 1000))
         configuration.serviceEnvironment = ProcessInfo.processInfo.environment.filter {

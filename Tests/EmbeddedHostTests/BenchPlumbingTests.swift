@@ -68,6 +68,42 @@ struct BenchPlumbingTests {
         #expect(figures == 11)
     }
 
+    private func reportWithControl() -> BenchReport {
+        var report = report()
+        var control = BackendFigures()
+        control.coldStartMs = Summary([230])
+        control.restartMs = Summary([310])
+        control.rssMB = Summary([64])
+        control.httpRps = Summary([1900])
+        report.sameInterpreter = control
+        return report
+    }
+
+    @Test func theControlIsAThirdBackendWithItsOwnVerdicts() throws {
+        let report = reportWithControl()
+        let root = try #require(try JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
+        let control = try #require(root["subprocess_host_python"] as? [String: Any])
+        #expect(Set(control.keys) == Set(Metric.all.map(\.key)))
+        #expect(control["cold_start_ms"] as? [String: Double] == ["median": 230, "min": 230, "max": 230])
+        let controls = try #require(root["controls"] as? [[String: Any]])
+        // 210/230 > 0.9; 300 ≤ 310; 60/64 > 0.9; 2000/1900 ≥ 0.95.
+        #expect(controls.map { $0["met"] as? Bool } == [false, true, false, true])
+
+        let table = report.table()
+        #expect(table.contains("subprocess, host libpython"))
+        #expect(table.contains("MET    embedded HTTP throughput ≥ 0.95 × uvicorn on the same libpython: 2000 vs 1900 = 1.05×"))
+
+        let svg = BenchChart.svg(report)
+        _ = try XMLDocument(xmlString: svg)
+        #expect(svg.components(separatedBy: #"data-backend="subprocess, host libpython""#).count - 1 == 4)
+    }
+
+    @Test func withoutTheControlThereIsNoControlSection() throws {
+        let root = try #require(try JSONSerialization.jsonObject(with: report().json()) as? [String: Any])
+        #expect(root["subprocess_host_python"] == nil && root["controls"] == nil)
+        #expect(!report().table().contains("host libpython"))
+    }
+
     @Test func tableNamesEveryTarget() {
         let table = report().table()
         #expect(table.contains("MISSED embedded cold restart ≤ subprocess respawn"))

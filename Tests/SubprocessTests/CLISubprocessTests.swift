@@ -50,6 +50,38 @@ struct CLISubprocessTests {
         #expect(try await cli.waitForExit() != 0)
         #expect(cli.stderr.contains("--mode must be embedded or subprocess"))
     }
+
+    /// `--child-python host`: the child is this executable running its linked libpython
+    /// as `python`, on the runtime the host found, and serves the same API.
+    @Test func theChildCanRunOnTheHostsOwnInterpreter() async throws {
+        let cli = try CLI(["run", "--mode", "subprocess", "--child-python", "host", "--port", "0"], token: "host-python-token")
+        let port = try await cli.waitUntilListening()
+        let python = try #require(cli.children.first)
+        let arguments = try String(contentsOfFile: "/proc/\(python)/cmdline", encoding: .utf8).split(separator: "\0").map(String.init)
+        #expect(arguments.first.map { $0.hasSuffix("/cagent-sidecar") } == true)
+        #expect(Array(arguments.dropFirst().prefix(4)) == ["python", "-m", "uvicorn", "main:app"])
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(python)/exe")
+        #expect(executable.hasSuffix("/cagent-sidecar"), "the child runs \(executable)")
+
+        let client = CagentClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, token: "host-python-token")
+        #expect(try await client.execute(agentID: "echo", input: ["x": 1]).result == ["x": 1])
+        let environment = try String(contentsOfFile: "/proc/\(python)/environ", encoding: .utf8).split(separator: "\0")
+        let venv = (Fixtures.projectRoot as NSString).appendingPathComponent(".venv")
+        #expect(environment.contains("CAGENT_PYTHON_HOME=\(venv)"), "the child uses the runtime the host found")
+        cli.signal(SIGTERM)
+        #expect(try await cli.waitForExit() == 0, "stderr: \(cli.stderr)")
+        #expect(await eventually { !processIsAlive(python) })
+    }
+
+    @Test(arguments: [
+        (["run", "--child-python", "host"], "--child-python needs --mode subprocess"),
+        (["run", "--mode", "subprocess", "--child-python", "usr-bin"], "--child-python must be runtime or host"),
+    ])
+    func aBadChildPythonIsRefused(arguments: [String], message: String) async throws {
+        let cli = try CLI(arguments, token: "t")
+        #expect(try await cli.waitForExit() != 0)
+        #expect(cli.stderr.contains(message), "stderr: \(cli.stderr)")
+    }
 }
 
 /// The `type` of each line of an events file written so far.

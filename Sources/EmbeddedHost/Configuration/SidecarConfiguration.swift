@@ -24,8 +24,22 @@ public struct SidecarConfiguration: Sendable {
     /// Modules that, when loaded, make the host refuse a cold restart, on top of the
     /// built-in list (`cagent_host.generation.KNOWN_UNSAFE`).
     public var coldRestartUnsafeModules: [String] = []
+    /// The subprocess backend's interpreter; see ``ChildInterpreter``.
+    public var childInterpreter: ChildInterpreter = .runtime
 
     public init(token: String = AccessToken.generate()) {
         self.token = token
     }
+}
+
+/// Which interpreter runs the subprocess backend's child.
+public enum ChildInterpreter: String, Sendable, CaseIterable {
+    /// The runtime's own `python` executable (`.venv/bin/python`): plain uvicorn, as the
+    /// service runs without this host. A bundle has none and uses ``host``.
+    case runtime
+    /// This host's linked libpython, run as `cagent-sidecar python -m uvicorn ...`: the
+    /// same interpreter build as the embedded backend, so that comparing the two measures
+    /// embedding and not two builds of CPython (Debian's libpython3.11.so runs Python
+    /// ~20 % slower than its python3.11 executable; see the README's Benchmarks).
+    case host
 }

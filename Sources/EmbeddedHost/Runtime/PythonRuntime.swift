@@ -10,6 +10,8 @@ public struct PythonRuntime: Sendable, Equatable {
     }
 
     public var source: Source
+    /// The virtual environment or prefix itself, as ``RuntimeLocator`` accepts it.
+    public var root: String
     /// `PyConfig.program_name`: a venv's `bin/python` makes `sys.prefix` the venv.
     public var programName: String?
     /// `PyConfig.home`, for a standalone prefix (a bundle).

@@ -80,6 +80,23 @@ public struct RuntimeLocator: Sendable {
         at path: String, source: PythonRuntime.Source, service: String?, hostModules: String? = nil
     ) throws(SidecarError) -> PythonRuntime {
         let root = (path as NSString).standardizingPath
+        let (programName, home) = try interpreter(at: root)
+        guard let service else {
+            throw .runtimeInvalid(path: root, reason: "no service folder given")
+        }
+        let serviceRoot = (service as NSString).standardizingPath
+        guard fileExists((serviceRoot as NSString).appendingPathComponent("main.py")) else {
+            throw .runtimeInvalid(path: serviceRoot, reason: "the service folder has no main.py")
+        }
+        return PythonRuntime(
+            source: source, root: root, programName: programName, home: home,
+            serviceDirectory: serviceRoot, hostModulesDirectory: hostModules ?? hostModulesDirectory)
+    }
+
+    /// `PyConfig.program_name` and `PyConfig.home` for a runtime at `path`, with no
+    /// service needed (`cagent-sidecar python` runs any program on it).
+    public func interpreter(at path: String) throws(SidecarError) -> (programName: String?, home: String?) {
+        let root = (path as NSString).standardizingPath
         guard isDirectory(root) else { throw .runtimeInvalid(path: root, reason: "no such directory") }
         let cfg = (root as NSString).appendingPathComponent("pyvenv.cfg")
         var programName: String?
@@ -101,16 +118,7 @@ public struct RuntimeLocator: Sendable {
                 path: root,
                 reason: "neither a virtual environment (pyvenv.cfg) nor a Python \(linkedVersion) prefix (lib/python\(linkedVersion)/os.py)")
         }
-        guard let service else {
-            throw .runtimeInvalid(path: root, reason: "no service folder given")
-        }
-        let serviceRoot = (service as NSString).standardizingPath
-        guard fileExists((serviceRoot as NSString).appendingPathComponent("main.py")) else {
-            throw .runtimeInvalid(path: serviceRoot, reason: "the service folder has no main.py")
-        }
-        return PythonRuntime(
-            source: source, programName: programName, home: home,
-            serviceDirectory: serviceRoot, hostModulesDirectory: hostModules ?? hostModulesDirectory)
+        return (programName, home)
     }
 
     /// `version` (or `version_info`) from a pyvenv.cfg.

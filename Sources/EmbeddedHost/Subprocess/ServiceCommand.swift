@@ -2,8 +2,8 @@ import Foundation
 
 /// The command line and environment of the child service: exactly
 /// `cd <service> && <runtime>/bin/python -m uvicorn main:app --host H --port P` (from a
-/// bundle, `<host> python -m uvicorn ...`), plus uvicorn options that match the embedded
-/// backend's server.
+/// bundle, or with ``ChildInterpreter/host``, `<host> python -m uvicorn ...`), plus
+/// uvicorn options that match the embedded backend's server.
 enum ServiceCommand {
     /// This process's executable (the single file itself, for a single-file build).
     static var hostExecutable: String {
@@ -15,7 +15,9 @@ enum ServiceCommand {
         // A bundle links the interpreter into the host and ships no python executable:
         // the host runs itself as one (`cagent-sidecar python`).
         let python: [String]
-        if let program = runtime.programName, FileManager.default.isExecutableFile(atPath: program) {
+        if configuration.childInterpreter == .host {
+            python = [hostExecutable, "python"]
+        } else if let program = runtime.programName, FileManager.default.isExecutableFile(atPath: program) {
             python = [program]
         } else if runtime.source == .bundle {
             python = [hostExecutable, "python"]
@@ -35,9 +37,13 @@ enum ServiceCommand {
             // Open SSE streams must not hold a SIGTERM past the host's shutdown timeout.
             "--timeout-graceful-shutdown", String(graceful),
         ]
+        var environment = environment(runtime: runtime, configuration: configuration, port: port, host: hostEnvironment)
+        if python.count > 1 {
+            // `cagent-sidecar python` uses the runtime this host found, not one of its own.
+            environment["CAGENT_PYTHON_HOME"] = runtime.root
+        }
         return ChildProcess.Command(
-            executable: python[0], arguments: arguments,
-            environment: environment(runtime: runtime, configuration: configuration, port: port, host: hostEnvironment),
+            executable: python[0], arguments: arguments, environment: environment,
             directory: runtime.serviceDirectory)
     }
 

@@ -31,6 +31,8 @@ struct CLIRound: Sendable {
 
     var executable: String
     var mode: String
+    /// `--child-python` for the subprocess backend (`host`: the control).
+    var childPython: String?
     var load = Load()
     var pythonHome: String?
     var serviceDirectory: String?
@@ -52,6 +54,7 @@ struct CLIRound: Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         var arguments = ["run", "--mode", mode, "--port", "0", "--events-file", eventsPath,
                          "--log-level", "warning", "--sighup-restart", "cold"]
+        if let childPython { arguments += ["--child-python", childPython] }
         if let pythonHome { arguments += ["--python-home", pythonHome] }
         if let serviceDirectory { arguments += ["--service-dir", serviceDirectory] }
         process.arguments = arguments
