@@ -35,6 +35,12 @@ $(STAMP): python/requirements.txt python/requirements-dev.txt
 
 build: setup
 	swift build $(SWIFT_FLAGS)
+	$(call control,$$(swift build $(SWIFT_FLAGS) --show-bin-path))
+
+# The bench's control, beside the host it is compared with: CPython's own main on the
+# same libpython (bench/cagent-python.c). Built with cc: SwiftPM would link the Swift
+# runtime into it (swiftrt.o needs libswiftCore, ~3 MB more RSS).
+control = cc -O2 -Wall -o "$(1)/cagent-python" bench/cagent-python.c $$(pkg-config --cflags --libs python3-embed)
 
 run: build
 	swift run $(SWIFT_FLAGS) cagent-sidecar run $(RUN_ARGS)
@@ -76,8 +82,11 @@ test-bundle: bundle
 bench-bundle: bundle
 	bundle/bench.sh
 
+# Every product, cagent-python (the control) included, then the bench from that build.
 bench: build
-	swift run $(SWIFT_FLAGS) -c release cagent-sidecar bench
+	swift build $(SWIFT_FLAGS) -c release
+	$(call control,$$(swift build $(SWIFT_FLAGS) -c release --show-bin-path))
+	"$$(swift build $(SWIFT_FLAGS) -c release --show-bin-path)/cagent-sidecar" bench
 
 clean:
 	rm -rf .build $(BUNDLE_SCRATCH) dist

@@ -11,7 +11,7 @@ public enum BenchChart {
     public static func svg(_ report: BenchReport, title: String = "cagent-sidecar bench: embedded vs subprocess") -> String {
         let series: [(name: String, figures: BackendFigures, color: String)] =
             [("embedded", report.embedded, embeddedColor), ("subprocess", report.subprocess, subprocessColor)]
-            + (report.sameInterpreter.map { [("subprocess, host libpython", $0, sameInterpreterColor)] } ?? [])
+            + (report.sameInterpreter.map { [("subprocess on libpython", $0, sameInterpreterColor)] } ?? [])
         let rows = Metric.all.filter { metric in series.contains { metric.value($0.figures) != nil } }
         let labelWidth = 300.0, barArea = 460.0, valueWidth = 140.0
         let barHeight = 14.0, rowHeight = Double(series.count) * barHeight + 14, top = 56.0

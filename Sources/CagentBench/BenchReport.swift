@@ -7,7 +7,7 @@ public struct BenchReport: Sendable {
     /// Plain uvicorn: the runtime's `python` executable in a child process.
     public var subprocess: BackendFigures
     /// The control: the subprocess backend on the host's own libpython
-    /// (`--child-python host`), the embedded backend's interpreter build in a child
+    /// (`--child-python libpython`, `cagent-python`), the embedded backend's interpreter build in a child
     /// process. Embedded against it is what embedding itself costs or saves; embedded
     /// against ``subprocess`` adds the difference between two builds of CPython.
     public var sameInterpreter: BackendFigures?
@@ -29,9 +29,9 @@ public struct BenchReport: Sendable {
         sameInterpreter.map { TargetVerdict.evaluate(embedded: embedded, subprocess: $0, againstControl: true) } ?? []
     }
 
-    static let sameInterpreterKey = "subprocess_host_python"
+    static let sameInterpreterKey = "subprocess_libpython"
 
-    /// `{"embedded": {...}, "subprocess": {...}, "subprocess_host_python": {...},
+    /// `{"embedded": {...}, "subprocess": {...}, "subprocess_libpython": {...},
     /// "targets": [...], "controls": [...], "settings": {...}}`; every metric key present
     /// in each backend, `null` where not measured.
     public func json() -> Data {
@@ -83,7 +83,7 @@ public struct BenchReport: Sendable {
             return row
         }
         var header = ["figure", "embedded", "subprocess", "emb/sub"]
-        if sameInterpreter != nil { header += ["subprocess, host libpython", "emb/that"] }
+        if sameInterpreter != nil { header += ["subprocess on libpython", "emb/that"] }
         var lines = Self.align([header] + rows)
         lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
         func section(_ title: String, _ list: [TargetVerdict]) {

@@ -10,7 +10,7 @@ import Glibc
 /// `cagent-sidecar bench`: both backends side by side, figures printed and never asserted.
 ///
 /// Order of work: rounds in fresh `run` child processes alternating embedded, subprocess
-/// and the control, the subprocess backend on the host's own libpython (start, memory,
+/// and the control, the subprocess backend on the host's libpython (`cagent-python`; start, memory,
 /// HTTP, SIGHUP restart; the order rotates every round so no backend always runs on a
 /// warmer page cache), then direct calls and warm
 /// restarts on an in-process sidecar (``DirectBench``), then the supervisor's stall and
@@ -50,7 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Leave out the supervisor's stall and crash figures (they take the longest).")
     var skipSupervision = false
 
-    @Flag(help: "Leave out the control: the subprocess backend on this host's libpython (--child-python host).")
+    @Flag(help: "Leave out the control: the subprocess backend on this host's libpython (--child-python libpython).")
     var skipControl = false
 
     /// The bench's parts, in the order they run.
@@ -91,7 +91,13 @@ struct BenchCommand: AsyncParsableCommand {
         var sameInterpreter: BackendFigures?
         // (name, --mode, --child-python)
         var backends: [(String, String, String?)] = [("embedded", "embedded", nil), ("subprocess", "subprocess", nil)]
-        if !skipControl { backends.append(("subprocess-host-python", "subprocess", "host")) }
+        if !skipControl, runs(.backends) {
+            let control = (RuntimeLocator.currentExecutableDirectory() as NSString).appendingPathComponent("cagent-python")
+            guard FileManager.default.isExecutableFile(atPath: control) else {
+                throw CLIError("the control needs \(control) (`make bench` builds it beside this executable); or pass --skip-control")
+            }
+            backends.append(("subprocess-libpython", "subprocess", "libpython"))
+        }
         var rows: [String: [CLIRound.Figures]] = [:]
         for round in 1...rounds where runs(.backends) {
             let shift = (round - 1) % backends.count

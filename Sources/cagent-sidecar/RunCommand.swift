@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "embedded (the service inside this process) or subprocess (a python child process, SIGHUP respawns it).")
     var mode: String = "embedded"
 
-    @Option(help: "With --mode subprocess: runtime (its python executable) or host (this executable's linked interpreter, `cagent-sidecar python`).")
+    @Option(help: "With --mode subprocess: runtime (its python executable), host (this executable as python) or libpython (cagent-python: the same libpython without Swift, the bench's control).")
     var childPython: String?
 
     @Option(help: "Address to listen on.")
@@ -66,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard ["embedded", "subprocess"].contains(mode) else { throw ValidationError("--mode must be embedded or subprocess") }
         if let childPython {
-            guard ChildInterpreter(rawValue: childPython) != nil else { throw ValidationError("--child-python must be runtime or host") }
+            guard ChildInterpreter(rawValue: childPython) != nil else { throw ValidationError("--child-python must be runtime, host or libpython") }
             guard mode == "subprocess" else { throw ValidationError("--child-python needs --mode subprocess") }
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }

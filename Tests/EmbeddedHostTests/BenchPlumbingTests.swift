@@ -82,7 +82,7 @@ struct BenchPlumbingTests {
     @Test func theControlIsAThirdBackendWithItsOwnVerdicts() throws {
         let report = reportWithControl()
         let root = try #require(try JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
-        let control = try #require(root["subprocess_host_python"] as? [String: Any])
+        let control = try #require(root["subprocess_libpython"] as? [String: Any])
         #expect(Set(control.keys) == Set(Metric.all.map(\.key)))
         #expect(control["cold_start_ms"] as? [String: Double] == ["median": 230, "min": 230, "max": 230])
         let controls = try #require(root["controls"] as? [[String: Any]])
@@ -90,18 +90,18 @@ struct BenchPlumbingTests {
         #expect(controls.map { $0["met"] as? Bool } == [false, true, false, true])
 
         let table = report.table()
-        #expect(table.contains("subprocess, host libpython"))
+        #expect(table.contains("subprocess on libpython"))
         #expect(table.contains("MET    embedded HTTP throughput ≥ 0.95 × uvicorn on the same libpython: 2000 vs 1900 = 1.05×"))
 
         let svg = BenchChart.svg(report)
         _ = try XMLDocument(xmlString: svg)
-        #expect(svg.components(separatedBy: #"data-backend="subprocess, host libpython""#).count - 1 == 4)
+        #expect(svg.components(separatedBy: #"data-backend="subprocess on libpython""#).count - 1 == 4)
     }
 
     @Test func withoutTheControlThereIsNoControlSection() throws {
         let root = try #require(try JSONSerialization.jsonObject(with: report().json()) as? [String: Any])
-        #expect(root["subprocess_host_python"] == nil && root["controls"] == nil)
-        #expect(!report().table().contains("host libpython"))
+        #expect(root["subprocess_libpython"] == nil && root["controls"] == nil)
+        #expect(!report().table().contains("on libpython"))
     }
 
     @Test func tableNamesEveryTarget() {

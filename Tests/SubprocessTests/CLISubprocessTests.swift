@@ -73,9 +73,42 @@ struct CLISubprocessTests {
         #expect(await eventually { !processIsAlive(python) })
     }
 
+    /// `--child-python libpython`: the bench's control, CPython's own main on the host's
+    /// libpython, with no Swift in the child.
+    @Test func theChildCanBeCPythonsMainOnTheHostsLibpython() async throws {
+        let cli = try CLI(["run", "--mode", "subprocess", "--child-python", "libpython", "--port", "0"], token: "libpython-token")
+        let port = try await cli.waitUntilListening()
+        let python = try #require(cli.children.first)
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(python)/exe")
+        #expect(executable.hasSuffix("/cagent-python"), "the child runs \(executable)")
+        // (read to the end: /proc files report size 0)
+        let maps = String(decoding: try #require(FileHandle(forReadingAtPath: "/proc/\(python)/maps")).readToEnd() ?? Data(), as: UTF8.self)
+        #expect(maps.contains("libpython3"), "the child runs on the shared libpython")
+        #expect(!maps.contains("libswiftCore"), "no Swift runtime in the control")
+        let client = CagentClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, token: "libpython-token")
+        #expect(try await client.execute(agentID: "echo", input: ["x": 3]).result == ["x": 3])
+        cli.signal(SIGTERM)
+        #expect(try await cli.waitForExit() == 0, "stderr: \(cli.stderr)")
+    }
+
+    @Test func withoutCagentPythonBesideItTheControlIsAClearError() async throws {
+        let folder = NSTemporaryDirectory() + "cagent-control-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let copy = folder + "/cagent-sidecar"
+        try FileManager.default.copyItem(
+            atPath: (RuntimeLocator.currentExecutableDirectory() as NSString).appendingPathComponent("cagent-sidecar"), toPath: copy)
+        let cli = try CLI(["run", "--mode", "subprocess", "--child-python", "libpython", "--port", "0",
+                           "--python-home", Fixtures.venv, "--service-dir", Fixtures.service],
+                          token: "t", executable: copy)
+        #expect(try await cli.waitForExit() != 0)
+        #expect(cli.stderr.contains("--child-python libpython needs cagent-python beside this executable"), "stderr: \(cli.stderr)")
+        #expect(cli.children.isEmpty)
+    }
+
     @Test(arguments: [
         (["run", "--child-python", "host"], "--child-python needs --mode subprocess"),
-        (["run", "--mode", "subprocess", "--child-python", "usr-bin"], "--child-python must be runtime or host"),
+        (["run", "--mode", "subprocess", "--child-python", "usr-bin"], "--child-python must be runtime, host or libpython"),
     ])
     func aBadChildPythonIsRefused(arguments: [String], message: String) async throws {
         let cli = try CLI(arguments, token: "t")
@@ -98,9 +131,9 @@ private final class CLI: Sendable {
     private let out = LogBox()
     private let err = LogBox()
 
-    init(_ arguments: [String], token: String) throws {
+    init(_ arguments: [String], token: String, executable: String? = nil) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: (RuntimeLocator.currentExecutableDirectory() as NSString)
+        process.executableURL = URL(fileURLWithPath: executable ?? (RuntimeLocator.currentExecutableDirectory() as NSString)
             .appendingPathComponent("cagent-sidecar"))
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CAGENT_") }

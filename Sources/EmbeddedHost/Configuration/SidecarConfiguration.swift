@@ -37,9 +37,13 @@ public enum ChildInterpreter: String, Sendable, CaseIterable {
     /// The runtime's own `python` executable (`.venv/bin/python`): plain uvicorn, as the
     /// service runs without this host. A bundle has none and uses ``host``.
     case runtime
-    /// This host's linked libpython, run as `cagent-sidecar python -m uvicorn ...`: the
-    /// same interpreter build as the embedded backend, so that comparing the two measures
-    /// embedding and not two builds of CPython (Debian's libpython3.11.so runs Python
-    /// ~20 % slower than its python3.11 executable; see the README's Benchmarks).
+    /// This executable run as `python` (`cagent-sidecar python -m uvicorn ...`): what a
+    /// bundle does, here on any runtime.
     case host
+    /// `cagent-python` beside this executable: CPython's own main linked against the
+    /// host's libpython, without Swift. The bench's control: the embedded backend's
+    /// interpreter build in a child process, so that comparing the two measures embedding
+    /// and not two builds of CPython (Debian's libpython3.11.so runs Python ~20 % slower
+    /// than its python3.11 executable; see the README's Benchmarks).
+    case libpython
 }

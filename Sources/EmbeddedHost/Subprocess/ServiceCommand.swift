@@ -2,7 +2,8 @@ import Foundation
 
 /// The command line and environment of the child service: exactly
 /// `cd <service> && <runtime>/bin/python -m uvicorn main:app --host H --port P` (from a
-/// bundle, or with ``ChildInterpreter/host``, `<host> python -m uvicorn ...`), plus
+/// bundle, or with ``ChildInterpreter/host``, `<host> python -m uvicorn ...`; with
+/// ``ChildInterpreter/libpython``, `<host folder>/cagent-python -m uvicorn ...`), plus
 /// uvicorn options that match the embedded backend's server.
 enum ServiceCommand {
     /// This process's executable (the single file itself, for a single-file build).
@@ -17,6 +18,12 @@ enum ServiceCommand {
         let python: [String]
         if configuration.childInterpreter == .host {
             python = [hostExecutable, "python"]
+        } else if configuration.childInterpreter == .libpython {
+            let control = (RuntimeLocator.currentExecutableDirectory() as NSString).appendingPathComponent("cagent-python")
+            guard FileManager.default.isExecutableFile(atPath: control) else {
+                throw .runtimeInvalid(path: control, reason: "--child-python libpython needs cagent-python beside this executable (`make build` builds it)")
+            }
+            python = [control]
         } else if let program = runtime.programName, FileManager.default.isExecutableFile(atPath: program) {
             python = [program]
         } else if runtime.source == .bundle {
@@ -38,8 +45,8 @@ enum ServiceCommand {
             "--timeout-graceful-shutdown", String(graceful),
         ]
         var environment = environment(runtime: runtime, configuration: configuration, port: port, host: hostEnvironment)
-        if python.count > 1 {
-            // `cagent-sidecar python` uses the runtime this host found, not one of its own.
+        if configuration.childInterpreter != .runtime || python.count > 1 {
+            // `cagent-sidecar python` and `cagent-python` use the runtime this host found.
             environment["CAGENT_PYTHON_HOME"] = runtime.root
         }
         return ChildProcess.Command(
