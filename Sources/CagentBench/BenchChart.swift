@@ -21,7 +21,6 @@ public enum BenchChart {
         out.append(#"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(height))" viewBox="0 0 \#(Int(width)) \#(Int(height))" font-family="sans-serif" font-size="12">"#)
         out.append(#"<rect width="100%" height="100%" fill="white"/>"#)
         out.append(#"<text x="10" y="20" font-size="15" font-weight="bold">\#(escape(title))</text>"#)
-        out.append(#"<rect x="10" y="32" width="12" height="12" fill="\#(embeddedColor)"/><text x="26" y="42">embedded</text>"#)
         var legendX = 10.0
         for (name, _, color) in series {
             out.append(#"<rect x="\#(fmt(legendX))" y="32" width="12" height="12" fill="\#(color)"/><text x="\#(fmt(legendX + 16))" y="42">\#(escape(name))</text>"#)

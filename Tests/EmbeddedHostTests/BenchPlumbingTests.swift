@@ -96,6 +96,9 @@ struct BenchPlumbingTests {
         let svg = BenchChart.svg(report)
         _ = try XMLDocument(xmlString: svg)
         #expect(svg.components(separatedBy: #"data-backend="subprocess on libpython""#).count - 1 == 4)
+        for name in [">embedded<", ">subprocess<", ">subprocess on libpython<"] {
+            #expect(svg.components(separatedBy: name).count - 1 == 1, "one legend entry \(name)")
+        }
     }
 
     @Test func withoutTheControlThereIsNoControlSection() throws {
