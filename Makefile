@@ -38,9 +38,11 @@ build: setup
 	$(call control,$$(swift build $(SWIFT_FLAGS) --show-bin-path))
 
 # The bench's control, beside the host it is compared with: CPython's own main on the
-# same libpython (bench/cagent-python.c). Built with cc: SwiftPM would link the Swift
-# runtime into it (swiftrt.o needs libswiftCore, ~3 MB more RSS).
-control = cc -O2 -Wall -o "$(1)/cagent-python" bench/cagent-python.c $$(pkg-config --cflags --libs python3-embed)
+# same libpython (bench/cagent-python.c). Built with the Swift toolchain's own clang (there
+# wherever swift is) but not by SwiftPM, which would link the Swift runtime into it
+# (swiftrt.o needs libswiftCore, ~3 MB more RSS).
+CONTROL_CC ?= $(shell dirname "$$(command -v swift)")/clang
+control = $(CONTROL_CC) -O2 -Wall -o "$(1)/cagent-python" bench/cagent-python.c $$(pkg-config --cflags --libs python3-embed)
 
 run: build
 	swift run $(SWIFT_FLAGS) cagent-sidecar run $(RUN_ARGS)

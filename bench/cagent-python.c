@@ -1,6 +1,6 @@
 // cagent-python: CPython's own `python` main, linked against the same libpython as
 // cagent-sidecar and nothing else (no Swift runtime in the process). `make build` and
-// `make bench` put it beside cagent-sidecar.
+// `make bench` put it beside cagent-sidecar (with the Swift toolchain's clang, not SwiftPM).
 //
 // The bench's control (`run --mode subprocess --child-python libpython`): the subprocess
 // backend on the embedded backend's interpreter build. Debian's python3.11 executable
