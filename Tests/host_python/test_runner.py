@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import socket
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,19 @@ from cagent_host import runner
 from cagent_host.server import purge_service_modules
 
 APP = """
+import gc
 from fastapi import FastAPI
 import helper
 app = FastAPI()
+LOADED_WITH_GC = gc.isenabled()
+
+
+class Marker:
+    def __init__(self):
+        self.cycle = self  # only the cyclic collector can free it
+
+
+marker = Marker()
 
 @app.get("/health")
 async def health():
@@ -71,6 +83,7 @@ class Host:
 
     def _run(self, options: str) -> None:
         try:
+            gc.disable()  # as the Swift host does before it imports the runner
             self.result = runner.run(options, self._notify)
         finally:
             for name in [n for n in sys.modules if n in ("main", "helper")]:
@@ -144,6 +157,41 @@ def test_the_replaced_server_serves_until_retired_then_closes_its_connections(se
     assert host.finish() == "stop"
 
 
+def test_the_service_loads_without_the_cyclic_collector_which_then_resumes_without_it(
+    service: Path, listener: socket.socket
+) -> None:
+    host = Host(service, listener)
+    host.wait_serving()
+    assert sys.modules["main"].LOADED_WITH_GC is False
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 10_000, "what the load left alive is out of the collector's generations"
+    host.request("stop")
+    assert host.finish() == "stop"
+    assert gc.isenabled() and gc.get_freeze_count() == 0, "finalization must see every object"
+
+
+def test_a_retired_service_is_collected_although_it_was_frozen(service: Path, listener: socket.socket) -> None:
+    host = Host(service, listener)
+    host.wait_serving()
+    old_marker = weakref.ref(sys.modules["main"].marker)
+    (service / "helper.py").write_text('VERSION = "2"\n')
+    host.request("warm")
+    host.wait_serving()
+    assert sys.modules["main"].LOADED_WITH_GC is False, "a warm restart loads with the collector off too"
+    assert gc.isenabled()
+    assert old_marker() is not None, "the old service serves until it is retired"
+    host.request("retire")
+    deadline = time.monotonic() + 10
+    while old_marker() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert old_marker() is None, "the replaced service's cyclic objects were never collected"
+    while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gc.get_freeze_count() > 10_000, "the new service is frozen again after the collection"
+    host.request("stop")
+    assert host.finish() == "stop"
+
+
 def test_a_broken_reload_keeps_the_running_service(service: Path, listener: socket.socket) -> None:
     host = Host(service, listener)
     host.wait_serving()
@@ -155,6 +203,7 @@ def test_a_broken_reload_keeps_the_running_service(service: Path, listener: sock
     assert host.get("/health")["version"] == "1"
     failure = next(payload for kind, payload in host.notes if kind == "warm_restart_failed")
     assert failure["error"].startswith("SyntaxError")
+    assert gc.isenabled(), "a failed load resumes the collector"
     host.request("stop")
     assert host.finish() == "stop"
 

@@ -204,6 +204,9 @@ final class InterpreterThread: Sendable {
                     let finder = try PythonObject.importModule("cagent_host.generation")
                     _ = try finder.callMethod("install", [PythonObject.string(copiesDirectory)])
                 }
+                // The service loads with the cyclic GC off; the runner resumes it once
+                // the service serves (cagent_host/runner.py, `_loaded`, says why).
+                _ = try PythonObject.importModule("gc").callMethod("disable", [])
                 let runner = try PythonObject.importModule("cagent_host.runner")
                 let notify = PythonObject.function(name: "notify") { [self] arguments in
                     handleNotification(arguments, generation: generation)
