@@ -14,26 +14,19 @@ public struct TargetVerdict: Sendable, Equatable {
             let measured = "\(BenchReport.format(a.median)) vs \(BenchReport.format(b.median)) = \(String(format: "%.2f", value))×"
             return TargetVerdict(target: target, measured: measured, met: atLeast ? value >= limit : value <= limit)
         }
+        let coldStart = ratio("embedded cold start ≤ 0.9 × subprocess", e.coldStartMs, s.coldStartMs, limit: 0.9)
+        let coldRestart = ratio("embedded cold restart ≤ subprocess respawn", e.restartMs, s.restartMs, limit: 1)
+        let rss = ratio("embedded RSS ≤ 0.9 × host plus child", e.rssMB, s.rssMB, limit: 0.9)
+        let baseline = againstControl ? "uvicorn on the same libpython" : "plain uvicorn"
+        let throughput = ratio("embedded HTTP throughput ≥ 0.95 × \(baseline)", e.httpRps, s.httpRps, limit: 0.95, atLeast: true)
+        if againstControl { return [coldStart, coldRestart, rss, throughput] }
+
         var warm = TargetVerdict(target: "embedded warm restart ≤ 50 ms", measured: "not measured", met: nil)
         if let value = e.warmRestartMs?.median {
             warm.measured = "\(BenchReport.format(value)) ms"
             warm.met = value <= 50
         }
-        if againstControl {
-            return [
-                ratio("embedded cold start ≤ 0.9 × subprocess", e.coldStartMs, s.coldStartMs, limit: 0.9),
-                ratio("embedded cold restart ≤ subprocess respawn", e.restartMs, s.restartMs, limit: 1),
-                ratio("embedded RSS ≤ 0.9 × host plus child", e.rssMB, s.rssMB, limit: 0.9),
-                ratio("embedded HTTP throughput ≥ 0.95 × uvicorn on the same libpython", e.httpRps, s.httpRps, limit: 0.95, atLeast: true),
-            ]
-        }
-        return [
-            ratio("embedded cold start ≤ 0.9 × subprocess", e.coldStartMs, s.coldStartMs, limit: 0.9),
-            ratio("embedded cold restart ≤ subprocess respawn", e.restartMs, s.restartMs, limit: 1),
-            warm,
-            ratio("direct call p50 ≤ 1/10 of HTTP p50 (same sidecar)", e.directP50Us, e.directHTTPP50Us, limit: 0.1),
-            ratio("embedded RSS ≤ 0.9 × host plus child", e.rssMB, s.rssMB, limit: 0.9),
-            ratio("embedded HTTP throughput ≥ 0.95 × plain uvicorn", e.httpRps, s.httpRps, limit: 0.95, atLeast: true),
-        ]
+        let direct = ratio("direct call p50 ≤ 1/10 of HTTP p50 (same sidecar)", e.directP50Us, e.directHTTPP50Us, limit: 0.1)
+        return [coldStart, coldRestart, warm, direct, rss, throughput]
     }
 }

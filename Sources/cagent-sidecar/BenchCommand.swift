@@ -92,7 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
         // (name, --mode, --child-python)
         var backends: [(String, String, String?)] = [("embedded", "embedded", nil), ("subprocess", "subprocess", nil)]
         if !skipControl, runs(.backends) {
-            let control = (RuntimeLocator.currentExecutableDirectory() as NSString).appendingPathComponent("cagent-python")
+            let control = ChildInterpreter.libpythonExecutable
             guard FileManager.default.isExecutableFile(atPath: control) else {
                 throw CLIError("the control needs \(control) (`make bench` builds it beside this executable); or pass --skip-control")
             }

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Handled before argument parsing, so Python's own options (`-m`, `-c`, `-X`) pass
 /// through untouched. `CAGENT_PYTHON_HOME` names the runtime (the subprocess backend sets
-/// it with `--child-python host`); otherwise it is found as `run` finds it.
+/// it whenever it runs this executable as its child); otherwise it is found as `run` finds it.
 enum PythonCommand {
     static let name = "python"
 

@@ -46,4 +46,9 @@ public enum ChildInterpreter: String, Sendable, CaseIterable {
     /// and not two builds of CPython (Debian's libpython3.11.so runs Python ~20 % slower
     /// than its python3.11 executable; see the README's Benchmarks).
     case libpython
+
+    /// Where ``libpython`` expects `cagent-python`: beside this executable.
+    public static var libpythonExecutable: String {
+        (RuntimeLocator.currentExecutableDirectory() as NSString).appendingPathComponent("cagent-python")
+    }
 }

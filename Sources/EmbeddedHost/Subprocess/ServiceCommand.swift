@@ -19,7 +19,7 @@ enum ServiceCommand {
         if configuration.childInterpreter == .host {
             python = [hostExecutable, "python"]
         } else if configuration.childInterpreter == .libpython {
-            let control = (RuntimeLocator.currentExecutableDirectory() as NSString).appendingPathComponent("cagent-python")
+            let control = ChildInterpreter.libpythonExecutable
             guard FileManager.default.isExecutableFile(atPath: control) else {
                 throw .runtimeInvalid(path: control, reason: "--child-python libpython needs cagent-python beside this executable (`make build` builds it)")
             }
@@ -45,8 +45,9 @@ enum ServiceCommand {
             "--timeout-graceful-shutdown", String(graceful),
         ]
         var environment = environment(runtime: runtime, configuration: configuration, port: port, host: hostEnvironment)
-        if configuration.childInterpreter != .runtime || python.count > 1 {
-            // `cagent-sidecar python` and `cagent-python` use the runtime this host found.
+        if python[0] != runtime.programName {
+            // Not the runtime's own python (`cagent-sidecar python`, `cagent-python`):
+            // point it at the runtime this host found.
             environment["CAGENT_PYTHON_HOME"] = runtime.root
         }
         return ChildProcess.Command(

@@ -31,7 +31,7 @@ struct CLIRound: Sendable {
 
     var executable: String
     var mode: String
-    /// `--child-python` for the subprocess backend (`host`: the control).
+    /// `--child-python` for the subprocess backend (`libpython`: the control).
     var childPython: String?
     var load = Load()
     var pythonHome: String?

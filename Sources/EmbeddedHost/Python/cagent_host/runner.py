@@ -215,7 +215,7 @@ async def _stop_and_collect(old: EmbeddedServer) -> None:
 def _loaded() -> None:
     """The service is loaded and serving: resume the cyclic GC, without its objects.
 
-    Loading it (FastAPI, pydantic, uvicorn, the service: ~300 000 tracked objects)
+    Loading it (FastAPI, pydantic, uvicorn, the service: ~100 000 tracked objects)
     triggers a collection every 700 allocations, and the older generations get scanned
     over and over as the heap grows: measured ~50 ms of a ~450 ms embedded start here.
     So the host loads it with the collector off, and what the load left alive lives as
