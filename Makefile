@@ -8,7 +8,7 @@ STAMP       := $(VENV)/.requirements-installed
 SWIFT_FLAGS ?=
 RUN_ARGS    ?= --token-file .cagent-token
 
-.PHONY: all setup system build run test test-swift test-python bench clean bundle test-bundle bench-bundle
+.PHONY: all setup system libpython build run test test-swift test-python bench clean bundle test-bundle bench-bundle
 
 all: build
 
@@ -33,19 +33,37 @@ $(STAMP): python/requirements.txt python/requirements-dev.txt
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r python/requirements.txt -r python/requirements-dev.txt
 	@touch $@
 
-build: setup
-	swift build $(SWIFT_FLAGS)
-	$(call control,$$(swift build $(SWIFT_FLAGS) --show-bin-path))
+# Every host links Debian's PGO-built libpython3.11.a, not libpython3.11.so (Python ~10 %
+# faster; toolchain/libpython.sh says how and why). $(SWIFT) and $(LINK_FLAGS) go together
+# on every swift command that builds, or SwiftPM relinks against the shared library.
+LIBPYTHON  := $(CURDIR)/.build-python
+SWIFT      := PKG_CONFIG_PATH=$(LIBPYTHON)/pkgconfig swift
+LINK_FLAGS  = $$(cat $(LIBPYTHON)/link-flags)
+
+libpython: system
+	@toolchain/libpython.sh $(LIBPYTHON) $(PYTHON)
+
+build: setup libpython
+	$(SWIFT) build $(SWIFT_FLAGS) $(LINK_FLAGS)
+	@$(call finish,$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path))
 
 # The bench's control, beside the host it is compared with: CPython's own main on the
-# same libpython (bench/cagent-python.c). Built with the Swift toolchain's own clang (there
-# wherever swift is) but not by SwiftPM, which would link the Swift runtime into it
-# (swiftrt.o needs libswiftCore, ~3 MB more RSS).
+# same libpython, linked the same way (bench/cagent-python.c). Built with the Swift
+# toolchain's own clang (there wherever swift is) but not by SwiftPM, which would link the
+# Swift runtime into it (swiftrt.o needs libswiftCore, ~3 MB more RSS).
 CONTROL_CC ?= $(shell dirname "$$(command -v swift)")/clang
-control = $(CONTROL_CC) -O2 -Wall -o "$(1)/cagent-python" bench/cagent-python.c $$(pkg-config --cflags --libs python3-embed)
+
+# finish,BIN: refuses a host that needs libpython3.11.so (a swift command without
+# $(SWIFT) and $(LINK_FLAGS) relinked it), then builds the control beside it.
+finish = bin="$(1)"; \
+	if readelf -d "$$bin/cagent-sidecar" | grep -q 'NEEDED.*libpython'; then \
+		echo "build: $$bin/cagent-sidecar needs libpython3.11.so; expected the static link of toolchain/libpython.sh" >&2; exit 1; \
+	fi; \
+	echo "build: $$bin/cagent-python (the control)"; \
+	$(CONTROL_CC) -O2 -Wall -o "$$bin/cagent-python" bench/cagent-python.c $$(cat $(LIBPYTHON)/cflags) $$(cat $(LIBPYTHON)/libs)
 
 run: build
-	swift run $(SWIFT_FLAGS) cagent-sidecar run $(RUN_ARGS)
+	$(SWIFT) run $(SWIFT_FLAGS) $(LINK_FLAGS) cagent-sidecar run $(RUN_ARGS)
 
 test: test-python test-swift test-bundle
 
@@ -60,10 +78,10 @@ test-python: setup
 SWIFT_TEST_TARGETS := BridgeTests EmbeddedHostTests CagentClientTests SubprocessTests
 
 test-swift: build
-	swift build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS) $(LINK_FLAGS)
 	@for target in $(SWIFT_TEST_TARGETS); do \
 		echo "swift test: $$target"; \
-		swift test --skip-build $(SWIFT_FLAGS) --filter "^$$target\." || exit 1; \
+		$(SWIFT) test --skip-build $(SWIFT_FLAGS) $(LINK_FLAGS) --filter "^$$target\." || exit 1; \
 	done
 
 # Shipping (README, "Shipping"): dist/cagent-sidecar/ (a relocatable folder) and
@@ -86,9 +104,9 @@ bench-bundle: bundle
 
 # Every product, cagent-python (the control) included, then the bench from that build.
 bench: build
-	swift build $(SWIFT_FLAGS) -c release
-	$(call control,$$(swift build $(SWIFT_FLAGS) -c release --show-bin-path))
-	"$$(swift build $(SWIFT_FLAGS) -c release --show-bin-path)/cagent-sidecar" bench
+	$(SWIFT) build $(SWIFT_FLAGS) $(LINK_FLAGS) -c release
+	@$(call finish,$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path))
+	"$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)/cagent-sidecar" bench
 
 clean:
-	rm -rf .build $(BUNDLE_SCRATCH) dist
+	rm -rf .build $(LIBPYTHON) $(BUNDLE_SCRATCH) dist

@@ -30,7 +30,7 @@ public enum ProcessTree {
     public static func residentBytes(ofProcess pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let kilobytes = line.dropFirst("VmRSS:".count).split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) }
+            let kilobytes = line.dropFirst("VmRSS:".count).split(whereSeparator: { $0.isWhitespace }).first.flatMap { Int($0) }
             return kilobytes.map { $0 * 1024 }
         }
         return nil

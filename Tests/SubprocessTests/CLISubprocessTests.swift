@@ -82,9 +82,12 @@ struct CLISubprocessTests {
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(python)/exe")
         #expect(executable.hasSuffix("/cagent-python"), "the child runs \(executable)")
         // (read to the end: /proc files report size 0)
-        let maps = String(decoding: try #require(FileHandle(forReadingAtPath: "/proc/\(python)/maps")).readToEnd() ?? Data(), as: UTF8.self)
-        #expect(maps.contains("libpython3"), "the child runs on the shared libpython")
-        #expect(!maps.contains("libswiftCore"), "no Swift runtime in the control")
+        func maps(_ pid: pid_t) throws -> String {
+            String(decoding: try #require(FileHandle(forReadingAtPath: "/proc/\(pid)/maps")).readToEnd() ?? Data(), as: UTF8.self)
+        }
+        let child = try maps(python), host = try maps(cli.pid)
+        #expect(child.contains("libpython3") == host.contains("libpython3"), "libpython linked as the host links it")
+        #expect(!child.contains("libswiftCore"), "no Swift runtime in the control")
         let client = CagentClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, token: "libpython-token")
         #expect(try await client.execute(agentID: "echo", input: ["x": 3]).result == ["x": 3])
         cli.signal(SIGTERM)
@@ -154,6 +157,7 @@ private final class CLI: Sendable {
 
     var stdout: String { out.text }
     var stderr: String { err.text }
+    var pid: pid_t { process.processIdentifier }
 
     /// Live child processes of the CLI.
     var children: [Int32] {

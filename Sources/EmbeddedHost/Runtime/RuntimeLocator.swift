@@ -124,7 +124,7 @@ public struct RuntimeLocator: Sendable {
     /// `version` (or `version_info`) from a pyvenv.cfg.
     static func venvVersion(cfgPath: String) -> String? {
         guard let text = try? String(contentsOfFile: cfgPath, encoding: .utf8) else { return nil }
-        for line in text.split(whereSeparator: \.isNewline) {
+        for line in text.split(whereSeparator: { $0.isNewline }) {
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             if parts.count == 2, parts[0] == "version" || parts[0] == "version_info" { return parts[1] }
         }

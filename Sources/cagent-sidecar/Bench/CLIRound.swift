@@ -47,7 +47,9 @@ struct CLIRound: Sendable {
         defer { try? FileManager.default.removeItem(at: folder) }
         let eventsPath = folder.appendingPathComponent("events.jsonl").path
         let logPath = folder.appendingPathComponent("stderr.log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logPath])
+        }
         let token = AccessToken.generate()
 
         let process = Process()
