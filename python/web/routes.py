@@ -21,7 +21,8 @@ public = APIRouter()
 router = APIRouter(dependencies=[Security(bearer)], responses=error_responses(400, 401))
 
 
-def get_service(request: Request) -> AgentService:
+async def get_service(request: Request) -> AgentService:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, on every request.
     return request.app.state.service
 
 
