@@ -386,6 +386,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             case .success:
                 state = .running(generation: generation)
                 publish(.healthy(generation: generation))
+                thread?.copyAhead()
                 return
             case .failure(let failure):
                 lastFailure = failure.description

@@ -9,27 +9,50 @@ import Synchronization
 /// under another name and renamed, so the finder takes a file it finds there as whole.
 /// Runs on a thread of its own, without the GIL; ``waitUntilIdle()`` before finalizing,
 /// so that no copy is half-written when the next generation looks.
+///
+/// The list is taken when the generation serves (``prepare``, GIL held) and the copying
+/// starts once it is healthy (``startPrepared``): started at once, it took one of the two
+/// cores just as the host's first health probe and the first requests came in.
 final class ExtensionPrecopy: Sendable {
+    private struct Job: Sendable {
+        var files: [(module: String, origin: String)]
+        var directory: String
+    }
+
     private let work = DispatchGroup()
     private let cancelled = Atomic<Bool>(false)
     /// Names each start's partial files: two starts (a warm restart loads more modules)
     /// never write the same one.
     private let starts = Atomic<Int>(0)
+    /// Prepared, not started. Taken and entered into `work` under this lock, so that a
+    /// wait either clears it first or waits for its copying.
+    private let prepared = Mutex<Job?>(nil)
 
-    /// Starts copying `files` (`[module name, original path]`) into `directory`.
-    func start(_ files: [(module: String, origin: String)], into directory: String) {
+    /// Remembers `files` (`[module name, original path]`) to copy into `directory`,
+    /// replacing what was prepared and not started.
+    func prepare(_ files: [(module: String, origin: String)], into directory: String) {
+        prepared.withLock { $0 = Job(files: files, directory: directory) }
+    }
+
+    /// Starts copying what was prepared, if anything.
+    func startPrepared() {
+        let job = prepared.withLock { prepared -> Job? in
+            defer { prepared = nil }
+            if prepared != nil { work.enter() }
+            return prepared
+        }
+        guard let job else { return }
         cancelled.store(false, ordering: .relaxed)
         let start = starts.add(1, ordering: .relaxed).newValue
-        work.enter()
         let thread = Thread { [self] in
             defer { work.leave() }
             // The generation's folder goes in the sidecar's copies folder, which must
             // exist: once the sidecar has removed it, nothing is recreated.
-            guard (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)) != nil
-                || FileManager.default.fileExists(atPath: directory) else { return }
-            for file in files {
+            guard (try? FileManager.default.createDirectory(atPath: job.directory, withIntermediateDirectories: false)) != nil
+                || FileManager.default.fileExists(atPath: job.directory) else { return }
+            for file in job.files {
                 if cancelled.load(ordering: .relaxed) { return }
-                Self.copy(file.origin, to: (directory as NSString).appendingPathComponent(file.module), start: start)
+                Self.copy(file.origin, to: (job.directory as NSString).appendingPathComponent(file.module), start: start)
             }
         }
         thread.name = "cagent-precopy"
@@ -38,12 +61,14 @@ final class ExtensionPrecopy: Sendable {
 
     /// Stops between two files and waits for the copy in progress.
     func cancelAndWait() {
+        prepared.withLock { $0 = nil }
         cancelled.store(true, ordering: .relaxed)
         work.wait()
     }
 
-    /// Waits for every copy started so far.
+    /// Waits for every copy started so far; drops what was prepared and not started.
     func waitUntilIdle() {
+        prepared.withLock { $0 = nil }
         work.wait()
     }
 

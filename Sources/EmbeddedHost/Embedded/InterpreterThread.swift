@@ -262,8 +262,8 @@ final class InterpreterThread: Sendable {
                 restart = generation > 1 ? .cold : nil
             }
             link.watchable.store(true, ordering: .releasing)
+            prepareCopiesAhead()
             onEvent(.serving(generation: generation, restart: restart))
-            startPrecopy()
         case "cold_restart_refused":
             var reasons: [String] = []
             if case .object(let object) = payload, case .array(let list)? = object["reasons"] {
@@ -297,8 +297,14 @@ final class InterpreterThread: Sendable {
         precopy.cancelAndWait()
     }
 
-    /// GIL held (loop thread): the next interpreter's copies, made while this one serves.
-    private func startPrecopy() {
+    /// Starts making the next interpreter's copies of the serving generation's extension
+    /// modules; the sidecar calls it once that generation is healthy. Any thread.
+    func copyAhead() {
+        precopy.startPrepared()
+    }
+
+    /// GIL held (loop thread): lists what ``copyAhead()`` will copy.
+    private func prepareCopiesAhead() {
         guard let generationModule = try? PythonObject.importModule("cagent_host.generation"),
               let listed = try? generationModule.callMethod("extension_files"),
               case .array(let rows)? = try? JSONValue(python: listed)
@@ -311,7 +317,7 @@ final class InterpreterThread: Sendable {
                   case .string(let module) = pair[0], case .string(let origin) = pair[1] else { return nil }
             return (module, origin)
         }
-        precopy.start(files, into: copiesDirectory(PythonInterpreter.generation + 1))
+        precopy.prepare(files, into: copiesDirectory(PythonInterpreter.generation + 1))
     }
 
     private func copiesDirectory(_ processGeneration: UInt64) -> String {
