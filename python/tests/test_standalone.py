@@ -67,3 +67,13 @@ def test_broken_agents_dir_fails_the_start_naming_the_file() -> None:
     assert result.returncode != 0
     assert "AgentLoadError" in result.stderr
     assert "fails_at_import.py" in result.stderr
+
+
+def test_loading_the_service_leaves_the_llm_client_unimported() -> None:
+    # httpx is ~14 ms of a ~300 ms import; only a run of the chat agent needs it.
+    check = "import sys, main; print(sorted(name for name in sys.modules if name.split('.')[0] == 'httpx'))"
+    result = subprocess.run(
+        [sys.executable, "-c", check], cwd=SERVICE_DIR, env=service_env(CAGENT_TOKEN="t"), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
