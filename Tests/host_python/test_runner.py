@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import http.client
 import json
+import os
 import socket
 import sys
 import threading
@@ -234,6 +235,37 @@ def test_unknown_commands_are_refused(service: Path, listener: socket.socket) ->
         host.request("reboot")
     host.request("stop")
     assert host.finish() == "stop"
+
+
+def test_heartbeats_written_to_the_pipe_are_acknowledged_newest_first(service: Path, listener: socket.socket) -> None:
+    # The Swift watchdog writes sequence numbers without the GIL; the loop answers the
+    # newest it has read, and only while it runs.
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    acknowledged: list[int] = []
+    answered = threading.Event()
+
+    def acknowledge(sequence: int) -> None:
+        acknowledged.append(sequence)
+        answered.set()
+
+    host = Host(service, listener)
+    host.wait_serving()
+    try:
+        assert host.controller is not None
+        host.controller._loop.call_soon_threadsafe(host.controller.watch_heartbeats, read_end, acknowledge)
+        os.write(write_end, (1).to_bytes(8, "little") + (2).to_bytes(8, "little"))
+        assert answered.wait(10)
+        assert acknowledged == [2]
+        answered.clear()
+        os.write(write_end, (3).to_bytes(8, "little"))
+        assert answered.wait(10)
+        assert acknowledged == [2, 3]
+    finally:
+        host.request("stop")
+        assert host.finish() == "stop"
+        os.close(read_end)
+        os.close(write_end)
 
 
 def test_purge_forgets_only_the_service_modules(service: Path) -> None:

@@ -8,12 +8,13 @@ import Glibc
 ///
 /// A native thread (never Python's: it must keep working while C code holds the GIL)
 /// ticks a few times per stall threshold. Each tick it makes sure one heartbeat is on its
-/// way: the ``GILProber`` takes the GIL for a moment and schedules a Swift callback on the
-/// loop with `call_soon_threadsafe`; the callback stores its sequence number in an atomic.
-/// A heartbeat not run within the threshold is a stall, whatever blocks the loop (a
-/// `time.sleep`, a pure-Python loop, C code): it is reported once, with every thread's
-/// stack (dumped without the GIL), the run executing on the loop when the GIL can be
-/// taken for a moment, and whether it could. The watchdog watches only while the
+/// way: its sequence number written to a pipe the loop reads, without the GIL
+/// (``InterpreterLink``); the loop acknowledges it in an atomic. A heartbeat not run
+/// within the threshold is a stall, whatever blocks the loop (a `time.sleep`, a
+/// pure-Python loop, C code): it is reported once, with every thread's stack (dumped
+/// without the GIL), the run executing on the loop when the ``GILProber`` can take the
+/// GIL for a moment, and whether it could; from then on the prober's wait measures how
+/// long the GIL stays out of reach (the wedge timeout). The watchdog watches only while the
 /// interpreter link says the loop is serving, so restarts and imports never count.
 final class EmbeddedWatchdog: SidecarWatchdog {
     private struct State {
@@ -23,7 +24,7 @@ final class EmbeddedWatchdog: SidecarWatchdog {
         var threadStarted = false
         var stopped = false
         var sequence = 0
-        /// The heartbeat in flight and since when; `sent` false while the prober refused it.
+        /// The heartbeat in flight and since when; `sent` false while the pipe refused it.
         var pending: (sequence: Int, since: ContinuousClock.Instant, sent: Bool)?
         var reported = false
         var reports: [StallReport] = []
@@ -164,8 +165,7 @@ final class EmbeddedWatchdog: SidecarWatchdog {
             case .idle:
                 continue
             case .send(let link, let sequence):
-                let sent = prober.submit { _ = link.sendHeartbeat(sequence) }
-                if sent { state.withLock { if $0.pending?.sequence == sequence { $0.pending?.sent = true } } }
+                if link.sendHeartbeat(sequence) { state.withLock { if $0.pending?.sequence == sequence { $0.pending?.sent = true } } }
             case .report(let link, let since):
                 report(link: link, since: since)
             }

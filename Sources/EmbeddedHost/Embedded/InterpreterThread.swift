@@ -244,7 +244,11 @@ final class InterpreterThread: Sendable {
         }
         if name == "controller" {
             controller.withLock { $0 = arguments[1] }
-            link.attach(controller: arguments[1])
+            do {
+                try link.attach(controller: arguments[1])
+            } catch {
+                logger.error("the watchdog cannot watch this generation's event loop: \(error)")
+            }
             do {
                 try directCalls.attach(to: arguments[1])
             } catch {
@@ -261,7 +265,7 @@ final class InterpreterThread: Sendable {
             } else {
                 restart = generation > 1 ? .cold : nil
             }
-            link.watchable.store(true, ordering: .releasing)
+            link.startWatching()
             prepareCopiesAhead()
             onEvent(.serving(generation: generation, restart: restart))
         case "cold_restart_refused":
@@ -274,7 +278,7 @@ final class InterpreterThread: Sendable {
             var message = "\(payload)"
             if case .object(let object) = payload, case .string(let error)? = object["error"] { message = error }
             // The previous server goes on serving: watch it again.
-            link.watchable.store(true, ordering: .releasing)
+            link.startWatching()
             onEvent(.warmRestartFailed(error: message))
         case "command":
             link.watchable.store(false, ordering: .releasing)

@@ -56,13 +56,25 @@ class Controller:
     async def next_command(self) -> str:
         return await self._commands.get()
 
-    def heartbeat(self, callback: Callable[[int], None], sequence: int) -> None:
-        """Schedule the watchdog's ``callback(sequence)`` on the loop; returns at once."""
-        self._loop.call_soon_threadsafe(callback, sequence)
+    def watch_heartbeats(self, fd: int, acknowledge: Callable[[int], None]) -> None:
+        """Answer the watchdog's heartbeats. It writes each one's sequence number (8 bytes,
+        little-endian) to ``fd`` without taking the GIL; the loop calls
+        ``acknowledge(newest)`` when it gets to read them. Loop thread."""
+        self._loop.add_reader(fd, _acknowledge_heartbeats, fd, acknowledge)
 
     def current_run(self) -> dict[str, str] | None:
         """The run executing on the loop now (the watchdog asks while the loop is stalled)."""
         return watchdog.current_run(self._loop, self.app)
+
+
+def _acknowledge_heartbeats(fd: int, acknowledge: Callable[[int], None]) -> None:
+    try:
+        data = os.read(fd, 4096)
+    except BlockingIOError:
+        return
+    whole = len(data) - len(data) % 8  # writes of 8 bytes to a pipe are never split
+    if whole:
+        acknowledge(int.from_bytes(data[whole - 8 : whole], "little"))
 
 
 def run(options_json: str, notify: Notify, ask: watchdog.Ask | None = None) -> str:
