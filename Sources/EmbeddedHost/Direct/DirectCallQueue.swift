@@ -1,6 +1,5 @@
 import Bridge
 import CagentAPI
-import CSpawn
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -49,25 +48,7 @@ final class DirectCallQueue: Sendable {
     }
 
     private let state = Mutex(State())
-    private let readDescriptor: Int32
-    private let writeDescriptor: Int32
-
-    init() {
-        var descriptors: [Int32] = [-1, -1]
-        guard cagent_pipe_cloexec(&descriptors) == 0 else {
-            fatalError("pipe2: \(String(cString: strerror(errno)))")  // out of descriptors at start
-        }
-        for descriptor in descriptors {
-            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-        }
-        readDescriptor = descriptors[0]
-        writeDescriptor = descriptors[1]
-    }
-
-    deinit {
-        close(readDescriptor)
-        close(writeDescriptor)
-    }
+    private let pipe = LoopPipe()
 
     /// Queues a call; `nil` when no loop serves the queue (the service is not running).
     /// `deliver` is called on the loop thread, GIL held: it must only hand over.
@@ -97,8 +78,8 @@ final class DirectCallQueue: Sendable {
 
     private func wakeLoop() {
         var byte: UInt8 = 1
-        // EAGAIN: the pipe is full of wake-ups the loop has not read yet; one is enough.
-        _ = write(writeDescriptor, &byte, 1)
+        // A full pipe holds wake-ups the loop has not read yet; one is enough.
+        _ = withUnsafeBytes(of: &byte) { pipe.send($0) }
     }
 
     // MARK: - Loop thread, GIL held
@@ -116,7 +97,7 @@ final class DirectCallQueue: Sendable {
         state.withLock { $0.open = true }
         do {
             _ = try controller.attribute("direct").callMethod(
-                "attach", [PythonObject.integer(Int(readDescriptor)), take, deliver])
+                "attach", [PythonObject.integer(Int(pipe.readDescriptor)), take, deliver])
         } catch {
             state.withLock { $0.open = false }
             throw error
@@ -134,8 +115,7 @@ final class DirectCallQueue: Sendable {
             return Array(state.calls.values)
         }
         for call in orphans { call.deliver(.done(cancelled: call.cancelRequested)) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while read(readDescriptor, &buffer, buffer.count) > 0 {}
+        pipe.drain()
     }
 
     /// The inbox as JSON rows: `["execute"|"stream", id, agent_id, input, context, timeout_s]`

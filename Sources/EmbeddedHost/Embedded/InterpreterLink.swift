@@ -1,6 +1,5 @@
 import Bridge
 import CPython
-import CSpawn
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -52,26 +51,8 @@ final class InterpreterLink: Sendable {
     /// not is never watched (it would look stalled).
     private let heartbeatsWatched = Atomic<Bool>(false)
     /// Heartbeats: 8-byte little-endian sequence numbers, written by the watchdog,
-    /// read by the loop. Non-blocking both ends.
-    private let beatRead: Int32
-    private let beatWrite: Int32
-
-    init() {
-        var descriptors: [Int32] = [-1, -1]
-        guard cagent_pipe_cloexec(&descriptors) == 0 else {
-            fatalError("pipe2: \(String(cString: strerror(errno)))")  // out of descriptors at start
-        }
-        for descriptor in descriptors {
-            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-        }
-        beatRead = descriptors[0]
-        beatWrite = descriptors[1]
-    }
-
-    deinit {
-        close(beatRead)
-        close(beatWrite)
-    }
+    /// read by the loop.
+    private let beats = LoopPipe()
 
     // MARK: - Interpreter thread side
 
@@ -85,8 +66,7 @@ final class InterpreterLink: Sendable {
     func attach(controller: PythonObject) throws {
         handles.withLock { $0 = Handles(controller: controller) }
         heartbeatsWatched.store(false, ordering: .releasing)
-        var stale = [UInt8](repeating: 0, count: 4096)
-        while read(beatRead, &stale, stale.count) > 0 {}  // a previous generation's
+        beats.drain()  // a previous generation's
         let acknowledge = PythonObject.function(name: "cagent_heartbeat") { [self] arguments in
             if let first = arguments.first, case .integer(let sequence)? = try? JSONValue(python: first) {
                 var current = acknowledged.load(ordering: .relaxed)
@@ -99,7 +79,7 @@ final class InterpreterLink: Sendable {
             }
             return PythonObject.none
         }
-        _ = try controller.callMethod("watch_heartbeats", [PythonObject.integer(Int(beatRead)), acknowledge])
+        _ = try controller.callMethod("watch_heartbeats", [PythonObject.integer(Int(beats.readDescriptor)), acknowledge])
         heartbeatsWatched.store(true, ordering: .releasing)
     }
 
@@ -175,8 +155,7 @@ final class InterpreterLink: Sendable {
     /// heartbeats: the loop is not reading, which is what the watchdog measures).
     func sendHeartbeat(_ sequence: Int) -> Bool {
         var bytes = Int64(sequence).littleEndian
-        let written = withUnsafeBytes(of: &bytes) { write(beatWrite, $0.baseAddress, $0.count) }
-        return written == MemoryLayout<Int64>.size || (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return withUnsafeBytes(of: &bytes) { beats.send($0) }
     }
 
     /// The agent and request id executing on the loop. Prober thread only.
