@@ -89,8 +89,8 @@ test-swift: build
 # $(BUNDLE_SCRATCH) with libpython and the Swift runtime linked statically.
 BUNDLE_SCRATCH ?= .build-bundle
 
-bundle: setup
-	BUNDLE_SCRATCH=$(BUNDLE_SCRATCH) bundle/build.sh
+bundle: setup libpython
+	BUNDLE_SCRATCH=$(BUNDLE_SCRATCH) LIBPYTHON=$(LIBPYTHON) bundle/build.sh
 
 # Both outputs where no Python can be found (a private mount namespace: root and
 # unshare -m), serving the whole API; the single file's cache cases.

@@ -10,7 +10,8 @@
 # libexpat from the machine.
 #
 # Environment: BUNDLE_SCRATCH (default .build-bundle), BUNDLE_DIST (default dist),
-# BUNDLE_PYTHON (default .venv/bin/python, made by `make setup` from /usr/bin/python3.11).
+# BUNDLE_PYTHON (default .venv/bin/python, made by `make setup` from /usr/bin/python3.11),
+# LIBPYTHON (toolchain/libpython.sh's folder; default $BUNDLE_SCRATCH/static-python).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,7 +22,8 @@ python=${BUNDLE_PYTHON:-.venv/bin/python}
 SECONDS=0
 
 [ -x "$python" ] || { echo "bundle: $python is missing; run make setup" >&2; exit 1; }
-static="$project/$scratch/static-python"
+# The link prepared by `make libpython` when there is one (LIBPYTHON), else our own.
+static=${LIBPYTHON:-$project/$scratch/static-python}
 toolchain/libpython.sh "$static" "$python"
 
 echo "bundle: swift build -c release --static-swift-stdlib --scratch-path $scratch"

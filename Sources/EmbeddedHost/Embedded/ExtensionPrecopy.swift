@@ -38,11 +38,13 @@ final class ExtensionPrecopy: Sendable {
     func startPrepared() {
         let job = prepared.withLock { prepared -> Job? in
             defer { prepared = nil }
-            if prepared != nil { work.enter() }
+            if prepared != nil {
+                work.enter()
+                cancelled.store(false, ordering: .relaxed)
+            }
             return prepared
         }
         guard let job else { return }
-        cancelled.store(false, ordering: .relaxed)
         let start = starts.add(1, ordering: .relaxed).newValue
         let thread = Thread { [self] in
             defer { work.leave() }
@@ -61,8 +63,10 @@ final class ExtensionPrecopy: Sendable {
 
     /// Stops between two files and waits for the copy in progress.
     func cancelAndWait() {
-        prepared.withLock { $0 = nil }
-        cancelled.store(true, ordering: .relaxed)
+        prepared.withLock { prepared in
+            prepared = nil
+            cancelled.store(true, ordering: .relaxed)  // under the lock: a start cannot undo it
+        }
         work.wait()
     }
 

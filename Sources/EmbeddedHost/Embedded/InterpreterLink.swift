@@ -69,13 +69,7 @@ final class InterpreterLink: Sendable {
         beats.drain()  // a previous generation's
         let acknowledge = PythonObject.function(name: "cagent_heartbeat") { [self] arguments in
             if let first = arguments.first, case .integer(let sequence)? = try? JSONValue(python: first) {
-                var current = acknowledged.load(ordering: .relaxed)
-                while sequence > current {
-                    let (exchanged, original) = acknowledged.compareExchange(
-                        expected: current, desired: sequence, ordering: .releasing)
-                    if exchanged { break }
-                    current = original
-                }
+                acknowledged.max(sequence, ordering: .releasing)
             }
             return PythonObject.none
         }
