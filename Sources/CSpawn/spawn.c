@@ -116,3 +116,11 @@ pid_t cagent_spawn(const char *path, char *const argv[], char *const envp[], con
 int cagent_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
+
+void cagent_name_thread(const char *name) {
+#ifdef __linux__
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+#else
+    (void)name;
+#endif
+}

@@ -23,4 +23,8 @@ pid_t cagent_spawn(const char *path, char *const argv[], char *const envp[], con
 /// inherits the write end and keeps the pipe open.
 int cagent_pipe_cloexec(int fds[2]);
 
+/// Names the calling thread (as `ps -L` and debuggers show it); Linux keeps 15 bytes.
+/// prctl is variadic, which Swift cannot call.
+void cagent_name_thread(const char *name);
+
 #endif

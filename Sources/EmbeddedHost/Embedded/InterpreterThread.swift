@@ -66,11 +66,7 @@ final class InterpreterThread: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in main() }
-        thread.name = "cagent-interpreter"
-        // CPython's recursion limit assumes a main-thread-sized stack.
-        thread.stackSize = 16 << 20
-        thread.start()
+        OwnThread.detach(name: "cagent-interpreters") { [self] in main() }
     }
 
     /// Hands `command` to the running loop. Fails when no generation is serving or the
@@ -116,24 +112,63 @@ final class InterpreterThread: Sendable {
         sigaddset(&watchdogSignals, InterpreterLink.abortSignal)
         pthread_sigmask(SIG_UNBLOCK, &watchdogSignals, nil)
         var generation = 1
-        var copies: String?
-        var initialized = false
+        while true {
+            // Any interpreter after the process's first loads third-party extensions
+            // from fresh copies (cagent_host/generation.py says why), whether it
+            // follows a cold restart or an earlier stop and start.
+            let processGeneration = PythonInterpreter.generation
+            let copies = processGeneration > 0 ? copiesDirectory(processGeneration) : nil
+            // Each interpreter lives on a thread of its own, which ends after
+            // Py_FinalizeEx: the thread-local destructors that extension modules
+            // registered on it run then, while their code is still mapped, and only
+            // then can the copies be unloaded.
+            let number = generation
+            let end = OwnThread.run(name: "cagent-python", stackSize: Self.stackSize) { [self] in
+                interpreterLife(generation: number, copies: copies)
+            }
+            if let copies {
+                if case .finalizeSkipped = end {} else {
+                    let kept = ExtensionCopies.unload(below: copies)
+                    if !kept.isEmpty { logger.debug("extension copies that stay loaded", metadata: ["files": "\(kept)"]) }
+                }
+                try? FileManager.default.removeItem(atPath: copies)
+            }
+            switch end {
+            case .coldRestart:
+                generation += 1
+            case .exited(let exit):
+                onEvent(.exited(exit))
+                return
+            case .finalizeSkipped(let exit):
+                onEvent(.exited(exit))
+                return
+            }
+        }
+    }
+
+    /// How one interpreter's life ended.
+    private enum LifeEnd {
+        /// Finalized for a cold restart: the next interpreter follows.
+        case coldRestart
+        /// Finalized (or never initialized): the thread's work is over.
+        case exited(Exit)
+        /// Not finalized (threads it would wait for): still initialized, copies in use.
+        case finalizeSkipped(Exit)
+    }
+
+    /// CPython's recursion limit assumes a main-thread-sized stack.
+    private static let stackSize = 16 << 20
+
+    /// One interpreter, on the calling thread: initialize, serve (again, when a cold
+    /// restart had to keep it), finalize.
+    private func interpreterLife(generation: Int, copies: String?) -> LifeEnd {
+        do {
+            try PythonInterpreter.initialize(configuration())
+        } catch {
+            return .exited(.failed("cannot initialize the interpreter: \(error)"))
+        }
         var reimport = false
         while true {
-            if !initialized {
-                // Any interpreter after the process's first loads third-party extensions
-                // from fresh copies (cagent_host/generation.py says why), whether it
-                // follows a cold restart or an earlier stop and start.
-                let processGeneration = PythonInterpreter.generation
-                copies = processGeneration > 0 ? copiesDirectory(processGeneration) : nil
-                do {
-                    try PythonInterpreter.initialize(configuration())
-                } catch {
-                    onEvent(.exited(.failed("cannot initialize the interpreter: \(error)")))
-                    return
-                }
-                initialized = true
-            }
             let outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport)
             // The loop has closed: calls it did not answer end now, not never.
             directCalls.closeInbox()
@@ -156,26 +191,17 @@ final class InterpreterThread: Sendable {
                 if case .failure(let failure) = outcome { error = failure.description }
                 // Before the sidecar removes the copies folder, which it does on this event.
                 precopy.cancelAndWait()
-                onEvent(.exited(.finalizeSkipped(threads: blockers, error: error)))
-                return
+                return .finalizeSkipped(.finalizeSkipped(threads: blockers, error: error))
             }
             if case .success(.cold) = outcome { precopy.waitUntilIdle() } else { precopy.cancelAndWait() }
             let status = PythonInterpreter.finalize()
-            initialized = false
             ignoreWatchdogSignals()
             if status != 0 { logger.warning("Py_FinalizeEx returned \(status)") }
-            if let copies { try? FileManager.default.removeItem(atPath: copies) }
             switch outcome {
-            case .success(.cold):
-                generation += 1
-                reimport = false
-                continue
-            case .success:
-                onEvent(.exited(.stopped))
-            case .failure(let error):
-                onEvent(.exited(.failed(error.description)))
+            case .success(.cold): return .coldRestart
+            case .success: return .exited(.stopped)
+            case .failure(let error): return .exited(.failed(error.description))
             }
-            return
         }
     }
 
