@@ -25,11 +25,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // fork/exec with PR_SET_PDEATHSIG for the subprocess backend.
         .target(name: "CSpawn"),
+        // The allocator of one interpreter generation, unmapped once it is finalized.
+        .target(name: "CGenerationHeap", dependencies: ["CPython"]),
         .target(name: "Bridge", dependencies: ["CPython"]),
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CZlib", "CSpawn", "CagentAPI",
+                "Bridge", "CPython", "CZlib", "CSpawn", "CGenerationHeap", "CagentAPI",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Python")]

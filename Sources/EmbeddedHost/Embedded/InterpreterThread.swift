@@ -122,24 +122,34 @@ final class InterpreterThread: Sendable {
             // Py_FinalizeEx: the thread-local destructors that extension modules
             // registered on it run then, while their code is still mapped, and only
             // then can the copies be unloaded.
+            let heap = processGeneration > 0 ? GenerationHeap.install() : nil
+            if processGeneration > 0, heap == nil {
+                logger.warning("cannot reserve a heap for this interpreter; what it leaves after finalization stays with the process")
+            }
             let number = generation
             let end = OwnThread.run(name: "cagent-python", stackSize: Self.stackSize) { [self] in
-                interpreterLife(generation: number, copies: copies)
+                interpreterLife(generation: number, copies: copies, first: processGeneration == 0)
             }
-            if let copies {
-                if case .finalizeSkipped = end {} else {
+            if !end.abandoned.isEmpty, heap != nil {
+                logger.warning("keeping the memory of the finalized interpreter: daemon threads it abandoned may still wake up in it", metadata: ["threads": "\(end.abandoned)"])
+            }
+            // Only a generation that ran on its own heap can give its extension copies
+            // back: the heap's release is what detaches them from libpython's types.
+            if end.finalized, end.abandoned.isEmpty, let heap {
+                heap.detach()
+                // Nothing can call into them now: no interpreter, and the thread that
+                // ran it has ended (its thread-local destructors ran).
+                if let copies {
                     let kept = ExtensionCopies.unload(below: copies)
                     if !kept.isEmpty { logger.debug("extension copies that stay loaded", metadata: ["files": "\(kept)"]) }
                 }
-                try? FileManager.default.removeItem(atPath: copies)
+                heap.destroy()
             }
+            if let copies { try? FileManager.default.removeItem(atPath: copies) }
             switch end {
             case .coldRestart:
                 generation += 1
-            case .exited(let exit):
-                onEvent(.exited(exit))
-                return
-            case .finalizeSkipped(let exit):
+            case .exited(let exit, _), .notFinalized(let exit):
                 onEvent(.exited(exit))
                 return
             }
@@ -149,11 +159,24 @@ final class InterpreterThread: Sendable {
     /// How one interpreter's life ended.
     private enum LifeEnd {
         /// Finalized for a cold restart: the next interpreter follows.
-        case coldRestart
-        /// Finalized (or never initialized): the thread's work is over.
-        case exited(Exit)
-        /// Not finalized (threads it would wait for): still initialized, copies in use.
-        case finalizeSkipped(Exit)
+        case coldRestart(abandoned: [String])
+        /// Finalized: the thread's work is over.
+        case exited(Exit, abandoned: [String])
+        /// Never initialized, or not finalized (threads it would wait for): what it
+        /// allocated and loaded may still be in use.
+        case notFinalized(Exit)
+
+        var finalized: Bool {
+            if case .notFinalized = self { false } else { true }
+        }
+
+        /// Daemon threads the finalized interpreter left running.
+        var abandoned: [String] {
+            switch self {
+            case .coldRestart(let threads), .exited(_, let threads): threads
+            case .notFinalized: []
+            }
+        }
     }
 
     /// CPython's recursion limit assumes a main-thread-sized stack.
@@ -161,22 +184,23 @@ final class InterpreterThread: Sendable {
 
     /// One interpreter, on the calling thread: initialize, serve (again, when a cold
     /// restart had to keep it), finalize.
-    private func interpreterLife(generation: Int, copies: String?) -> LifeEnd {
+    private func interpreterLife(generation: Int, copies: String?, first: Bool) -> LifeEnd {
         do {
             try PythonInterpreter.initialize(configuration())
         } catch {
-            return .exited(.failed("cannot initialize the interpreter: \(error)"))
+            return .notFinalized(.failed("cannot initialize the interpreter: \(error)"))
         }
         var reimport = false
         while true {
-            let outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport)
+            let outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport, first: first)
             // The loop has closed: calls it did not answer end now, not never.
             directCalls.closeInbox()
-            let blockers = GIL.withLock { () -> [String] in
+            let (blockers, abandoned) = GIL.withLock { () -> ([String], [String]) in
                 controller.withLock { $0 = nil }
                 // Waits for a stack dump in progress: none may run into Py_FinalizeEx.
                 link.detach()
-                return finalizeBlockers()
+                GenerationHeap.noteStaticTypes()
+                return (threadNames("finalize_blockers"), threadNames("abandoned_threads"))
             }
             if !blockers.isEmpty {
                 if case .success(.cold) = outcome {
@@ -191,16 +215,16 @@ final class InterpreterThread: Sendable {
                 if case .failure(let failure) = outcome { error = failure.description }
                 // Before the sidecar removes the copies folder, which it does on this event.
                 precopy.cancelAndWait()
-                return .finalizeSkipped(.finalizeSkipped(threads: blockers, error: error))
+                return .notFinalized(.finalizeSkipped(threads: blockers, error: error))
             }
             if case .success(.cold) = outcome { precopy.waitUntilIdle() } else { precopy.cancelAndWait() }
             let status = PythonInterpreter.finalize()
             ignoreWatchdogSignals()
             if status != 0 { logger.warning("Py_FinalizeEx returned \(status)") }
             switch outcome {
-            case .success(.cold): return .coldRestart
-            case .success: return .exited(.stopped)
-            case .failure(let error): return .exited(.failed(error.description))
+            case .success(.cold): return .coldRestart(abandoned: abandoned)
+            case .success: return .exited(.stopped, abandoned: abandoned)
+            case .failure(let error): return .exited(.failed(error.description), abandoned: abandoned)
             }
         }
     }
@@ -221,7 +245,7 @@ final class InterpreterThread: Sendable {
     }
 
     /// Runs one generation's event loop; returns what ended it.
-    private func serve(generation: Int, copiesDirectory: String?, reimport: Bool) -> Result<Command, PythonError> {
+    private func serve(generation: Int, copiesDirectory: String?, reimport: Bool, first: Bool) -> Result<Command, PythonError> {
         let copiesDirectory = reimport ? nil : copiesDirectory  // installed already in this interpreter
         return GIL.withLock { () -> Result<Command, PythonError> in
             do {
@@ -245,7 +269,7 @@ final class InterpreterThread: Sendable {
                     }
                     return try PythonObject(json: link.take(what))
                 }
-                let options = try PythonObject.string(optionsJSON(generation: generation, reimport: reimport))
+                let options = try PythonObject.string(optionsJSON(generation: generation, reimport: reimport, first: first))
                 // Python's main thread: the watchdog's signals go here.
                 link.setLive(pthread_self())
                 let result = try runner.callMethod("run", [options, notify, ask])
@@ -314,9 +338,10 @@ final class InterpreterThread: Sendable {
         }
     }
 
-    private func finalizeBlockers() -> [String] {
+    /// GIL held: the names `cagent_host.runner.<function>()` returns (threads).
+    private func threadNames(_ function: String) -> [String] {
         guard let runner = try? PythonObject.importModule("cagent_host.runner"),
-              let names = try? runner.callMethod("finalize_blockers", []),
+              let names = try? runner.callMethod(function, []),
               case .array(let list)? = try? JSONValue(python: names)
         else { return [] }
         return list.compactMap { if case .string(let name) = $0 { name } else { nil } }
@@ -354,11 +379,12 @@ final class InterpreterThread: Sendable {
         (launch.copiesRoot as NSString).appendingPathComponent("gen-\(processGeneration)")
     }
 
-    private func optionsJSON(generation: Int, reimport: Bool) throws -> String {
+    private func optionsJSON(generation: Int, reimport: Bool, first: Bool) throws -> String {
         let seconds = Double(launch.shutdownTimeout.components.seconds)
             + Double(launch.shutdownTimeout.components.attoseconds) / 1e18
         let options: [String: JSONValue] = [
             "generation": .integer(generation),
+            "first_interpreter": .bool(first),
             "reimport": .bool(reimport),
             "environment": .object(launch.environment.mapValues { .string($0) }),
             "extra_unsafe": .array(launch.extraUnsafeModules.map { .string($0) }),

@@ -137,6 +137,29 @@ def unsafe_loaded_modules(extra_unsafe: Sequence[str] = ()) -> list[str]:
     return [f"extension module {name!r} does not survive re-initialization" for name in sorted(unsafe) if name in sys.modules]
 
 
+def make_lasting_caches() -> None:
+    """In the process's first interpreter: fill the caches libpython makes once, on first
+    use, and keeps across interpreters (C statics), so they are made in memory that lasts.
+
+    Later interpreters run on heaps of their own that are unmapped when they end
+    (Sources/CGenerationHeap); a cache first filled there would point into freed memory.
+    Measured by reading CPython 3.11's sources: ``contextvars.Token.MISSING`` (context.c)
+    and the string the compiler uses for infinite floats in postponed annotations
+    (ast_unparse.c). The others are per interpreter, or small ints.
+    """
+    import contextvars
+
+    contextvars.Token.MISSING  # noqa: B018 - the lookup is what fills the cache
+    compile("from __future__ import annotations\nx: 1e999", "<cagent-lasting-caches>", "exec")
+
+
+def live_daemon_threads() -> list[str]:
+    """Daemon threads still alive: finalization abandons them, so the memory and code of
+    the interpreter they ran in must stay (one may wake up in it)."""
+    exempt = (threading.main_thread(), threading.current_thread())
+    return [t.name for t in threading.enumerate() if t not in exempt and t.daemon and t.is_alive()]
+
+
 def live_non_daemon_threads() -> list[threading.Thread]:
     """Threads ``Py_FinalizeEx`` would wait for (not the one finalizing, nor the main one)."""
     exempt = (threading.main_thread(), threading.current_thread())

@@ -27,7 +27,8 @@ logger = logging.getLogger("cagent.host")
 #: Controller), "serving" ({"generation", "restart"}), "warm_restart_failed" ({"error"}),
 #: "cold_restart_refused" ({"reasons"}).
 #:
-#: Options (JSON): "server" (ServerOptions), "generation", "environment" (CAGENT_*),
+#: Options (JSON): "server" (ServerOptions), "generation", "first_interpreter" (the
+#: process's first: make libpython's lasting caches), "environment" (CAGENT_*),
 #: "extra_unsafe" (module
 #: names), "reimport" (import the service's modules anew: a cold restart that had to
 #: keep the interpreter), "watchdog" ({"interrupt_signal", "abort_signal"}: install the
@@ -86,6 +87,8 @@ def run(options_json: str, notify: Notify, ask: watchdog.Ask | None = None) -> s
     """
     raw = json.loads(options_json)
     options = ServerOptions(**raw["server"])
+    if raw.get("first_interpreter"):
+        generation.make_lasting_caches()
     # The service reads its settings from CAGENT_* variables.
     os.environ.update(raw.get("environment", {}))
     if options.service_dir not in sys.path:
@@ -273,4 +276,9 @@ def finalize_blockers() -> list[str]:
     return [t.name for t in generation.live_non_daemon_threads()]
 
 
-__all__ = ["Controller", "run", "finalize_blockers"]
+def abandoned_threads() -> list[str]:
+    """Daemon threads still alive: finalizing abandons them."""
+    return generation.live_daemon_threads()
+
+
+__all__ = ["Controller", "run", "finalize_blockers", "abandoned_threads"]
