@@ -114,10 +114,11 @@ async def test_wildcard_allows_every_origin() -> None:
         ("POST", "/agent/execute", {"headers": AUTH, "json": {"agent_id": "nope", "input": {}}}, 404, "unknown_agent"),
         ("POST", "/agent/execute", {"headers": AUTH, "json": {"input": {}}}, 422, "invalid_request"),
         ("POST", "/agent/execute", {"headers": AUTH, "json": {"agent_id": "echo", "input": {"x": "y" * 2000}}}, 413, "body_too_large"),
+        ("POST", "/agent/execute", {"headers": AUTH, "json": {"agent_id": "raises", "input": {}}}, 500, "agent_failed"),
         ("GET", "/agents", {"headers": {**AUTH, "Host": "evil.example"}}, 400, "host_not_allowed"),
         ("GET", "/health", {"headers": {"Host": "evil.example"}}, 400, "host_not_allowed"),
     ],
-    ids=["401-missing", "401-wrong", "404-path", "404-run", "404-agent", "422", "413", "400-host", "400-host-health"],
+    ids=["401-missing", "401-wrong", "404-path", "404-run", "404-agent", "422", "413", "500-run", "400-host", "400-host-health"],
 )
 async def test_errors_of_an_allowed_origin_carry_cors_headers(
     method: str, path: str, kwargs: dict[str, Any], status: int, code: str
