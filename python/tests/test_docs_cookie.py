@@ -74,6 +74,9 @@ async def test_query_token_on_docs_sets_the_cookie(client: httpx.AsyncClient) ->
     assert morsel["samesite"] == "Strict"
     assert morsel["path"] == "/"
     assert not morsel["domain"] and not morsel["max-age"] and not morsel["expires"]
+    # The URL holds the token: not sent on as a Referer, not cached.
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_docs_and_openapi_with_the_cookie(client: httpx.AsyncClient, app: FastAPI) -> None:

@@ -163,12 +163,16 @@ class TokenCheck:
         """``send`` with the cookie added to the response: HttpOnly (no script reads it),
         SameSite=Strict (no other site's page or link sends it), Path=/ (the docs page
         loads /openapi.json), no Domain (this host only), no Max-Age (gone when the
-        browser closes)."""
+        browser closes). The page's URL holds the token: no Referer carries it to the
+        scripts the page loads, and no cache keeps the page."""
         cookie = f"{cookie_name(scope)}={self.cookie.decode()}; Path=/; HttpOnly; SameSite=Strict"
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append("Set-Cookie", cookie)
+                headers = MutableHeaders(scope=message)
+                headers.append("Set-Cookie", cookie)
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["Cache-Control"] = "no-store"
             await send(message)
 
         return send_with_cookie
