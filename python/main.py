@@ -74,12 +74,13 @@ def create_app(settings: Settings | None = None, *, toolsets: "Toolsets | None" 
     app.include_router(routes.router)
 
     # add_middleware wraps what is there: the last added runs first. Order of a request:
-    # RequestLog -> OriginCheck -> CORS -> HostCheck -> TokenCheck -> BodyLimit -> routes.
-    # Inside CORS, every refusal an allowed origin gets (host, token, size) carries the
-    # CORS headers, so that its page can read why.
+    # RequestLog -> OriginCheck -> CORS -> UnexpectedErrors -> HostCheck -> TokenCheck ->
+    # BodyLimit -> routes. Inside CORS, every error an allowed origin gets (host, token,
+    # size, a run's, an unexpected 500) carries the CORS headers: its page can read why.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TokenCheck, token=settings.token)
     app.add_middleware(HostCheck, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(errors.UnexpectedErrors)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -131,3 +131,20 @@ async def test_errors_of_an_allowed_origin_carry_cors_headers(
     assert response.json()["error"]["code"] == code
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+
+
+async def test_an_unexpected_500_of_an_allowed_origin_carries_cors_headers() -> None:
+    app = make_app(allowed_origins=(ALLOWED,))
+
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=AUTH) as client:
+        response = await client.get("/boom", headers={"Origin": ALLOWED})
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "internal_error"
+    assert error["request_id"] == response.headers["x-request-id"]
+    assert response.headers["access-control-allow-origin"] == ALLOWED
