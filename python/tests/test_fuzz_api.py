@@ -6,7 +6,7 @@ invalid (all of schemathesis' default checks, positive and negative data).
 
 Bounded: MAX_EXAMPLES per operation, so that the module runs in well under a minute
 on two cores. Not derandomized: each run explores new inputs (Hypothesis keeps failing
-ones in .hypothesis/ and replays them first).
+ones in .pytest_cache/hypothesis/ and replays them first).
 """
 
 from __future__ import annotations
