@@ -21,6 +21,7 @@ from logs import configure_logging
 from service import VERSION, AgentService
 from web import errors, routes
 from web.limits import BodyLimit
+from web.origin import OriginCheck
 from web.requestlog import HEADER as REQUEST_ID_HEADER
 from web.requestlog import RequestLog
 from web.security import HostCheck, TokenCheck
@@ -59,9 +60,11 @@ def create_app(settings: Settings | None = None, *, toolsets: "Toolsets | None" 
         title="cagent agent service",
         version=VERSION,
         lifespan=lifespan,
-        # The docs pages cannot send the token; /openapi.json (with the token) documents the API.
-        docs_url=None,
+        # /docs takes the token once as ?token= and sets a cookie that its page's GET of
+        # /openapi.json then sends (web.security.TokenCheck; docs/security.md).
+        docs_url="/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.service = AgentService(settings, agents, toolsets)
@@ -71,20 +74,25 @@ def create_app(settings: Settings | None = None, *, toolsets: "Toolsets | None" 
     app.include_router(routes.router)
 
     # add_middleware wraps what is there: the last added runs first. Order of a request:
-    # RequestLog -> HostCheck -> CORS -> TokenCheck -> BodyLimit -> routes.
+    # RequestLog -> OriginCheck -> CORS -> UnexpectedErrors -> HostCheck -> TokenCheck ->
+    # BodyLimit -> routes. Inside CORS, every error an allowed origin gets (host, token,
+    # size, a run's, an unexpected 500) carries the CORS headers: its page can read why.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TokenCheck, token=settings.token)
+    app.add_middleware(HostCheck, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(errors.UnexpectedErrors)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
-            # Bearer tokens, not cookies: credentials are never allowed, so "*" is safe.
+            # Credentials are never allowed (the docs cookie is for this service's own
+            # page, and SameSite=Strict), so "*" is safe.
             allow_credentials=False,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
             expose_headers=[REQUEST_ID_HEADER],
         )
-    app.add_middleware(HostCheck, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origins)
     app.add_middleware(RequestLog)
     return app
 

@@ -111,11 +111,14 @@ ORIGIN = "http://app.example"
 
 async def test_no_cors_unless_configured() -> None:
     async with asgi_client(make_app()) as client:
-        simple = await client.get("/health", headers={"Origin": ORIGIN})
+        # Same origin (the docs page): served, and needs no CORS headers.
+        simple = await client.get("/health", headers={"Origin": "http://127.0.0.1"})
         preflight = await client.options(
             "/agents", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
         )
+    assert simple.status_code == 200
     assert "access-control-allow-origin" not in simple.headers
+    assert preflight.status_code == 403
     assert "access-control-allow-origin" not in preflight.headers
 
 
@@ -135,8 +138,10 @@ async def test_cors_for_configured_origin() -> None:
     assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
     assert "access-control-allow-credentials" not in preflight.headers
     assert simple.headers["access-control-allow-origin"] == ORIGIN
+    # Another origin is refused, not merely kept from reading (tests/test_origin.py).
+    assert other.status_code == 403
     assert "access-control-allow-origin" not in other.headers
-    assert other_preflight.status_code == 400
+    assert other_preflight.status_code == 403
 
 
 async def test_cors_wildcard_never_with_credentials() -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ServiceError
 
@@ -45,10 +46,43 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
+def internal_error(request_id: str | None) -> JSONResponse:
+    return error_response(500, "internal_error", "internal error", request_id=request_id)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette logs the traceback and re-raises to the server after this response.
-    request_id = request_id_of(request)
-    return error_response(500, "internal_error", "internal error", request_id=request_id)
+    return internal_error(request_id_of(request))
+
+
+class UnexpectedErrors:
+    """Answers an exception that escaped the app with the 500 error, from inside the
+    middleware stack: Starlette's own handler answers from outside every middleware, so
+    its 500 would lack the CORS headers an allowed origin needs to read it. The
+    exception is re-raised; Starlette's handler, seeing the answer started, only passes
+    it on to the server, which logs it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            if not started:
+                request_id = scope.get("state", {}).get("request_id")
+                await internal_error(request_id)(scope, receive, send)
+            raise
 
 
 def install(app: FastAPI) -> None:

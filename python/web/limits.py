@@ -2,12 +2,15 @@
 
 Counts the bytes actually received, so a chunked body or a lying Content-Length
 cannot get past it. The (small) body is read before the app runs, then replayed.
+The 413 goes out after the rest of the body is drained (web.drain: bounded), so that a
+client still sending reads it instead of a reset.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.drain import refuse
 from web.errors import error_response
 
 
@@ -27,7 +30,8 @@ class BodyLimit:
             return
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            # Nothing read yet: refuse() decides from the headers (100-continue) itself.
+            await self._refuse(scope, receive, send, unread=None)
             return
         chunks: list[bytes] = []
         size = 0
@@ -38,7 +42,7 @@ class BodyLimit:
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, unread=message.get("more_body", False))
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -54,9 +58,6 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, "body_too_large", f"request body over the limit of {self.max_bytes} bytes",
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, unread: bool | None) -> None:
+        response = error_response(413, "body_too_large", f"request body over the limit of {self.max_bytes} bytes")
+        await refuse(response, scope, receive, send, unread=unread)

@@ -69,6 +69,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "Host header not allowed, or bad Last-Event-ID",
         401: "Missing or wrong token",
+        403: "Origin header present and not allowed",
         404: "Unknown agent or request id",
         413: "Body over the size limit",
         422: "Malformed JSON or a body that fails validation",

@@ -18,7 +18,7 @@ from web.sse import event_stream
 bearer = HTTPBearer(auto_error=False, description="The per-launch token (CAGENT_TOKEN).")
 
 public = APIRouter()
-router = APIRouter(dependencies=[Security(bearer)], responses=error_responses(400, 401))
+router = APIRouter(dependencies=[Security(bearer)], responses=error_responses(400, 401, 403))
 
 
 async def get_service(request: Request) -> AgentService:
@@ -29,7 +29,7 @@ async def get_service(request: Request) -> AgentService:
 Service = Annotated[AgentService, Depends(get_service)]
 
 
-@public.get("/health", response_model=Health, responses=error_responses(400))
+@public.get("/health", response_model=Health, responses=error_responses(400, 403))
 async def health(request: Request, service: Service) -> Health:
     return Health(
         status="shutting_down" if service.closing else "ok",
