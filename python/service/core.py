@@ -31,7 +31,7 @@ from agents.schema import input_errors
 
 if TYPE_CHECKING:
     from config import Settings
-    from tools import Toolsets
+    from tools import ToolListing, Toolsets
 
 log = logging.getLogger("cagent.service")
 
@@ -63,6 +63,22 @@ class AgentService:
             AgentInfo(id=agent_id, description=cls.description, input_schema=cls.input_schema)
             for agent_id, cls in sorted(self._agents.items())
         ]
+
+    async def tools(self) -> "ToolListing":
+        """The MCP tools of every configured server and each server's status; servers
+        are started on the first listing. A server that fails is reported, not raised.
+
+        Raises ShuttingDown once shutdown() was called.
+        """
+        from tools import ToolError
+
+        if self._closing:
+            raise ShuttingDown("the service is shutting down")
+        try:
+            return await self.toolsets.listing()
+        except ToolError:
+            # Closed under us by a shutdown that began during the listing.
+            raise ShuttingDown("the service is shutting down") from None
 
     @property
     def closing(self) -> bool:

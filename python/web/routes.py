@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from service import VERSION, AgentService, ExecuteResult
 from web.errors import request_id_of
-from web.models import AgentList, ExecuteRequest, Health, RunCreated, ShutdownResult, error_responses
+from web.models import AgentList, ExecuteRequest, Health, RunCreated, ShutdownResult, ToolList, error_responses
 from web.sse import event_stream
 
 # Documents the bearer token in /openapi.json; TokenCheck middleware enforces it.
@@ -42,6 +42,14 @@ async def health(request: Request, service: Service) -> Health:
 @router.get("/agents", response_model=AgentList)
 async def list_agents(service: Service) -> AgentList:
     return AgentList(agents=service.agents)
+
+
+@router.get("/tools", response_model=ToolList, responses=error_responses(503))
+async def list_tools(service: Service) -> ToolList:
+    """The MCP tools agents can call, starting the servers on the first listing. A server
+    that fails to start is reported in ``servers`` (with why), not as an error."""
+    listing = await service.tools()
+    return ToolList(tools=listing.tools, servers=listing.servers)
 
 
 @router.post(
