@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Security
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security
 from fastapi.security import HTTPBearer
 from sse_starlette import EventSourceResponse
 
@@ -90,6 +90,12 @@ async def start_run(body: ExecuteRequest, request: Request, service: Service) ->
             ),
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
+        204: {
+            "description": (
+                "A reconnect (Last-Event-ID) to a run that has ended, whose terminal event the "
+                "client already has: nothing more will come, and an EventSource stops reconnecting."
+            ),
+        },
         **error_responses(404),
     },
 )
@@ -99,9 +105,16 @@ async def stream(
     last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
     token: Annotated[str | None, Query(description="The token, for EventSource clients.")] = None,
 ) -> EventSourceResponse:
-    """Every event of the run from its start (or after Last-Event-ID) to its end."""
+    """Every event of the run from its start (or after Last-Event-ID) to its end.
+
+    The stream starts with ``retry:`` (CAGENT_SSE_RETRY_MS). A browser's EventSource
+    reconnects with Last-Event-ID whenever a stream ends, even after the run's last
+    event; that reconnect is answered 204, which stops it for good.
+    """
+    if service.delivered(request_id, last_event_id):
+        return Response(status_code=204)
     subscription = service.subscribe(request_id, last_event_id)
-    return event_stream(subscription, service.settings.keepalive_interval_s)
+    return event_stream(subscription, service.settings.keepalive_interval_s, service.settings.sse_retry_ms)
 
 
 @router.post("/shutdown", response_model=ShutdownResult)
