@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, AsyncIterator
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from agents.registry import load_agents
 from config import Settings
@@ -75,6 +74,9 @@ def create_app(settings: Settings | None = None, *, toolsets: "Toolsets | None" 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TokenCheck, token=settings.token)
     if settings.allowed_origins:
+        # Imported only when configured: most launches serve no browser origin.
+        from starlette.middleware.cors import CORSMiddleware
+
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
