@@ -11,7 +11,7 @@ Interpreter start-up is the same in both and left out. The two alternate, after 
 discarded warm-up each (byte-code caches, page cache), and the medians are compared.
 Run it with the project's venv from anywhere::
 
-    .venv/bin/python bench/import_floor.py [--runs 15] [--json] [--extra]
+    .venv/bin/python bench/import_floor.py [--runs 15] [--json] [--extra] [--service-dir D]
 
 ``--extra`` lists the modules the service loads beyond the floor: where its surplus is.
 """
@@ -61,12 +61,12 @@ print(json.dumps({{"ms": elapsed * 1000, "modules": sorted(sys.modules)}}))
 """
 
 
-def sample(code: str) -> tuple[float, list[str]]:
+def sample(code: str, service_dir: Path = SERVICE_DIR) -> tuple[float, list[str]]:
     env = {**os.environ, "CAGENT_TOKEN": "import-floor"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     done = subprocess.run(
         [sys.executable, "-c", CHILD.format(code=code)],
-        cwd=SERVICE_DIR, env=env, capture_output=True, text=True, check=False,
+        cwd=service_dir, env=env, capture_output=True, text=True, check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"import_floor: the child failed:\n{done.stderr}")
@@ -79,17 +79,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15, help="samples of each (default 15)")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
     parser.add_argument("--extra", action="store_true", help="list the modules the service loads beyond the floor")
+    parser.add_argument("--service-dir", type=Path, default=SERVICE_DIR, help="the service to import (default python/)")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
     _, floor_modules = sample(FLOOR)  # warm-ups, discarded
-    _, service_modules = sample(SERVICE)
+    _, service_modules = sample(SERVICE, args.service_dir)
     floor_ms: list[float] = []
     service_ms: list[float] = []
     for _ in range(args.runs):
         floor_ms.append(sample(FLOOR)[0])
-        service_ms.append(sample(SERVICE)[0])
+        service_ms.append(sample(SERVICE, args.service_dir)[0])
     floor, service = statistics.median(floor_ms), statistics.median(service_ms)
     extra = sorted(set(service_modules) - set(floor_modules))
     figures = {

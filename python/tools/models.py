@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ToolInfo(BaseModel):
@@ -32,6 +32,8 @@ class ToolListing(BaseModel):
     """Every tool of the servers that answered, and how each server fared: one broken
     server does not hide the tools of the others."""
 
+    model_config = ConfigDict(defer_build=True)  # built on the first listing
+
     tools: list[ToolInfo]
     servers: list[ServerStatus]
 
@@ -40,6 +42,8 @@ class ToolListing(BaseModel):
 
 
 class ToolResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on the first tool call
+
     tool: str
     #: MCP content blocks as JSON, e.g. ``[{"type": "text", "text": "5"}]``. Errors made
     #: here (timeout, crash, unknown tool) are one text block with the message.
