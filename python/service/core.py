@@ -67,6 +67,11 @@ class AgentService:
             for agent_id, cls in sorted(self._agents.items())
         ]
 
+    @property
+    def agent_count(self) -> int:
+        """len(agents) without describing each (``agents`` makes every schema)."""
+        return len(self._agents)
+
     async def tools(self) -> "ToolListing":
         """The MCP tools of every configured server and each server's status; servers
         are started on the first listing. A server that fails is reported, not raised.

@@ -35,7 +35,7 @@ async def health(request: Request, service: Service) -> Health:
         status="shutting_down" if service.closing else "ok",
         version=VERSION,
         uptime_s=round(time.monotonic() - request.app.state.started, 3),
-        agents=len(service.agents),
+        agents=service.agent_count,
     )
 
 
