@@ -8,7 +8,7 @@ STAMP       := $(VENV)/.requirements-installed
 SWIFT_FLAGS ?=
 RUN_ARGS    ?= --token-file .cagent-token
 
-.PHONY: all setup system libpython build run test test-swift test-python bench clean bundle test-bundle bench-bundle
+.PHONY: all setup lock system libpython build run test test-swift test-python bench clean bundle test-bundle bench-bundle
 
 all: build
 
@@ -20,18 +20,36 @@ system:
 	fi
 
 # The project's virtual environment, made by that same interpreter (never the first
-# python3 on PATH). A venv made by another interpreter is recreated.
+# python3 on PATH). A venv made by another interpreter is recreated. It holds exactly
+# python/requirements-dev.lock (the runtime lock's versions plus the test tools), each
+# file checked against the lock's hashes; anything else installed there is removed.
 setup: system $(STAMP)
 
-$(STAMP): python/requirements.txt python/requirements-dev.txt
+$(STAMP): python/requirements.lock python/requirements-dev.lock python/requirements.txt python/requirements-dev.txt
 	@if [ -f $(VENV)/pyvenv.cfg ] && ! grep -qx 'home = /usr/bin' $(VENV)/pyvenv.cfg; then \
 		echo "setup: $(VENV) was made by another interpreter; recreating it with $(PYTHON)"; \
 		rm -rf $(VENV); \
 	fi
 	@[ -x $(VENV_PY) ] || { echo "setup: creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	@echo "setup: installing python requirements into $(VENV)"
-	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r python/requirements.txt -r python/requirements-dev.txt
+	@$(VENV_PY) python/tests/lockfile.py sources python/requirements.lock python/requirements.txt
+	@$(VENV_PY) python/tests/lockfile.py sources python/requirements-dev.lock python/requirements.txt python/requirements-dev.txt
+	@echo "setup: installing python/requirements-dev.lock into $(VENV) (--require-hashes)"
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r python/requirements-dev.lock
+	@$(VENV_PY) python/tests/lockfile.py sync python/requirements-dev.lock
 	@touch $@
+
+# Refreshes the locks to the newest versions python/requirements*.txt allow, with the
+# hashes of every file PyPI has for them (pip-tools, in a venv of its own). The dev lock
+# is constrained by the runtime lock, so both name the same version of what they share.
+LOCK_VENV   := .build-lock/venv
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" ../$(LOCK_VENV)/bin/pip-compile --quiet --upgrade \
+	--generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+
+lock: system
+	@[ -x $(LOCK_VENV)/bin/pip-compile ] || { rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check 'pip-tools>=7.4,<8'; }
+	cd python && $(PIP_COMPILE) -o requirements.lock requirements.txt
+	cd python && $(PIP_COMPILE) -c requirements.lock -o requirements-dev.lock requirements.txt requirements-dev.txt
 
 # Every host links Debian's PGO-built libpython3.11.a, not libpython3.11.so (Python ~10 %
 # faster; toolchain/libpython.sh says how and why). $(SWIFT) and $(LINK_FLAGS) go together

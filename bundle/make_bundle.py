@@ -76,7 +76,7 @@ STDLIB_LEFT_OUT_ANYWHERE = {"test", "tests", "idle_test", "__pycache__"}
 # lib-dynload modules left out (prefixes of the file names).
 DYNLOAD_LEFT_OUT = ("_test", "_ctypes_test", "_xxtestfuzz", "xxlimited", "_tkinter")
 # From the service's python/ folder.
-SERVICE_LEFT_OUT = {"tests", "__pycache__", ".pytest_cache", "pytest.ini", "requirements-dev.txt", ".env", ".venv"}
+SERVICE_LEFT_OUT = {"tests", "__pycache__", ".pytest_cache", "pytest.ini", "requirements-dev.txt", "requirements-dev.lock", ".env", ".venv"}
 
 PAYLOAD_PARTS = ("runtime", "service", "host-python")
 TRAILER_MAGIC = b"CAGENT-PAYLOAD-1"
@@ -203,6 +203,30 @@ def requirement_closure(requirements_file: Path) -> list[metadata.Distribution]:
             for text in distribution.requires or []:
                 wanted.append((Requirement(text), wanted_extra))
     return sorted(found.values(), key=lambda d: canonicalize_name(d.metadata["Name"]))
+
+
+def check_against_lock(distributions: list[metadata.Distribution], lock: Path) -> None:
+    """The bundle ships the runtime lock (``make lock``), not whatever the venv holds:
+    every distribution copied must be the lock's version, and the lock must list no
+    distribution the service does not need (a lock and a closure that disagree mean the
+    venv or the lock is stale: ``make setup`` installs the lock)."""
+    sys.path.insert(0, str(lock.parent / "tests"))
+    try:
+        from lockfile import LockError, pinned  # python/tests/lockfile.py
+    finally:
+        sys.path.pop(0)
+    try:
+        pins = pinned(lock)
+    except (OSError, LockError) as error:
+        raise SystemExit(f"bundle: {error}")
+    closure = {canonicalize_name(d.metadata["Name"]): d.version for d in distributions}
+    wrong = [f"{name} {version} (lock: {pins.get(name, 'not listed')})"
+             for name, version in sorted(closure.items()) if pins.get(name) != version]
+    unused = sorted(set(pins) - set(closure))
+    if wrong or unused:
+        raise SystemExit(f"bundle: the installed requirements are not {lock}: "
+                         + "; ".join(wrong + [f"{name} is locked but not needed" for name in unused])
+                         + "; run make setup (or make lock after changing requirements.txt)")
 
 
 def copy_requirements(distributions: list[metadata.Distribution], target: Path) -> dict[str, int]:
@@ -382,6 +406,7 @@ def main() -> None:
     progress("copying the service's requirements from " + str(Path(sys.prefix)))
     site_packages = site_packages_folder(runtime)
     distributions = requirement_closure(project / "python" / "requirements.txt")
+    check_against_lock(distributions, project / "python" / "requirements.lock")
     requirement_sizes = copy_requirements(distributions, site_packages)
     stripped = strip_debug_info(site_packages) if not args.no_strip else 0
 

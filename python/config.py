@@ -37,6 +37,11 @@ class Settings(BaseModel):
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     keepalive_interval_s: float = Field(15.0, gt=0)
+    #: Sent as ``retry:`` at the start of every event stream: how long an EventSource
+    #: (or the Swift client) waits before reconnecting a dropped stream. The browsers'
+    #: own default is about 3 s; a local sidecar is back sooner (the host keeps
+    #: connections in its listening backlog during a restart).
+    sse_retry_ms: int = Field(1000, gt=0)
     default_run_timeout_s: float = Field(300.0, gt=0)
     #: How long a finished run's events stay readable when nobody read them to the end.
     run_retention_s: float = Field(300.0, gt=0)

@@ -19,6 +19,14 @@ ROOT = "cagent"
 #: Attributes of a LogRecord that are not "extra" fields.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _TOKEN_QUERY = re.compile(r"(?<=[?&]token=)[^&\s]*")
+#: Paths whose successful answers are logged at DEBUG only: the host probes /health
+#: every few seconds, and an idle service should not fill its log with that.
+QUIET_PATHS = frozenset({"/health"})
+
+
+def quiet(path: str, status: int) -> bool:
+    """A request only a debug log needs: a health probe that succeeded."""
+    return path in QUIET_PATHS and 200 <= status < 400
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,6 +56,21 @@ class RedactToken(logging.Filter):
         return True
 
 
+class QuietHealth(logging.Filter):
+    """Drops uvicorn's access line for a successful ``GET /health`` (what the host probes
+    every few seconds) unless the ``cagent`` logger is at DEBUG, as our own request log
+    does (web.requestlog). For a standalone uvicorn, whose access log is on by default."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn's access record: (client, method, path with query, http version, status)
+        if not (isinstance(args, tuple) and len(args) == 5 and isinstance(args[4], int)):
+            return True
+        if quiet(str(args[2]).split("?", 1)[0], args[4]):
+            return logging.getLogger(ROOT).isEnabledFor(logging.DEBUG)
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
     logger = logging.getLogger(ROOT)
     level = "DEBUG" if settings.log_level == "trace" else settings.log_level.upper()
@@ -68,3 +91,5 @@ def configure_logging(settings: Settings) -> None:
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactToken) for f in access.filters):
         access.addFilter(RedactToken())
+    if not any(isinstance(f, QuietHealth) for f in access.filters):
+        access.addFilter(QuietHealth())

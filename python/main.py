@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, AsyncIterator
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from agents.registry import load_agents
 from config import Settings
@@ -82,6 +81,9 @@ def create_app(settings: Settings | None = None, *, toolsets: "Toolsets | None" 
     app.add_middleware(HostCheck, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(errors.UnexpectedErrors)
     if settings.allowed_origins:
+        # Imported only when configured: most launches serve no browser origin.
+        from starlette.middleware.cors import CORSMiddleware
+
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),

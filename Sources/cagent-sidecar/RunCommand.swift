@@ -9,7 +9,8 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Start the embedded service and keep it running, supervised, until SIGINT or SIGTERM.",
         discussion: """
-            Prints `listening on http://HOST:PORT` on stdout once /health answers.
+            Prints `listening on http://HOST:PORT` on stdout once /health answers (the first
+            line, alone), then where the token is, a curl line to paste and the docs link.
             SIGINT/SIGTERM stop gracefully; SIGHUP restarts the service (see --sighup-restart).
             The token is CAGENT_TOKEN when set, else generated for this launch.
             The supervisor probes /health, watches the event loop, and restarts with backoff;
@@ -133,7 +134,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let service = SidecarService(
             supervisor: supervisor, sidecar: sidecar,
-            sighupRestart: mode == "subprocess" ? .respawn : RestartKind(rawValue: sighupRestart) ?? .cold, logger: logger)
+            sighupRestart: mode == "subprocess" ? .respawn : RestartKind(rawValue: sighupRestart) ?? .cold,
+            banner: StartBanner(tokenFile: tokenFile, token: token), logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,

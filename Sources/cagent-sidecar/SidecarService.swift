@@ -11,22 +11,25 @@ struct SidecarService: Service {
     let supervisor: Supervisor
     let sidecar: any SupervisedSidecar
     let sighupRestart: RestartKind
+    let banner: StartBanner
     let logger: Logger
 
     func run() async throws {
         let supervisor = self.supervisor
         let sidecar = self.sidecar
         let kind = sighupRestart
+        let banner = self.banner
         let logger = self.logger
         let events = sidecar.events()
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Ends when stopped (returns) or when it gives up (throws).
             group.addTask { try await supervisor.run() }
             group.addTask {
-                // Announce the address once, the first time the service answers.
+                // Announce the address once, the first time the service answers; one
+                // write, so that a reader of the first line never sees half of it.
                 for await event in events {
                     if case .healthy = event.kind, let url = await sidecar.baseURL {
-                        print("listening on \(url.absoluteString)")
+                        print(banner.text(for: url), terminator: "")
                         fflush(nil)
                         break
                     }

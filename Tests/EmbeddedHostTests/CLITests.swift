@@ -12,12 +12,22 @@ struct CLITests {
         let eventsFile = (directory as NSString).appendingPathComponent("events.jsonl")
         let cli = try CLIProcess(["run", "--port", "0", "--token-file", tokenFile, "--events-file", eventsFile])
         let port = try await cli.waitUntilListening()
-        #expect(cli.stdout == "listening on http://127.0.0.1:\(port)\n", "stdout carries exactly one line")
+        // The first line alone is what scripts parse; the block under it, printed in the
+        // same write, is for the person who ran the command.
+        let lines = cli.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.first == "listening on http://127.0.0.1:\(port)", "stdout: \(cli.stdout)")
 
         let attributes = try FileManager.default.attributesOfItem(atPath: tokenFile)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.count >= 40)
+        #expect(lines.contains { $0.contains("token: \(tokenFile) ") }, "stdout: \(cli.stdout)")
+        #expect(lines.contains { $0.hasSuffix("docs: http://127.0.0.1:\(port)/docs?token=\(token)") }, "stdout: \(cli.stdout)")
+        // The curl line works as pasted into a shell.
+        let curl = try #require(lines.first { $0.contains("curl ") }).split(separator: ":", maxSplits: 1)[1]
+        let pasted = try await runShell(String(curl))
+        #expect(pasted.status == 0, "\(curl): \(pasted.output)")
+        #expect(pasted.output.contains(#""result":{"hello":"world"}"#), "\(curl): \(pasted.output)")
         let echo = try await LoopbackHTTP(port: port, token: token).post("/agent/execute", json: ["agent_id": "echo", "input": ["x": 1]])
         #expect(echo.status == 200)
         #expect(echo.json?.at("result.x") == 1)
@@ -173,4 +183,18 @@ struct CLITests {
         }
         throw LoopbackHTTP.Failure(description: "fewer than \(count) events in \(path)")
     }
+}
+
+/// `sh -c command`, its stdout and exit status (the curl line `run` prints, as a user pastes it).
+private func runShell(_ command: String) async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }

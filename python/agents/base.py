@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from config import Settings
     from tools import Toolsets
 
@@ -26,6 +28,22 @@ class AgentRuntime:
 
     settings: "Settings"
     tools: "Toolsets"
+
+
+class SchemaOf:
+    """``input_schema = SchemaOf(SomeModel)``: the JSON schema of a pydantic model, made
+    on first access rather than when the agent's module is imported. Generating it (and
+    building the model) costs milliseconds per agent at every launch otherwise, for a
+    schema only ``GET /agents`` and the agent's first run need."""
+
+    def __init__(self, model: "type[BaseModel]") -> None:
+        self._model = model
+        self._schema: dict[str, Any] | None = None
+
+    def __get__(self, instance: object, owner: type | None = None) -> dict[str, Any]:
+        if self._schema is None:
+            self._schema = self._model.model_json_schema()
+        return self._schema
 
 
 class Agent(ABC):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agents.base import Agent, Emit
+from agents.base import Agent, Emit, SchemaOf
 from tools import ToolError, ToolInfo, ToolResult
 
 if TYPE_CHECKING:
@@ -38,8 +38,9 @@ class ChatInputError(ValueError):
     """The input does not match ``ChatAgent.input_schema``."""
 
 
+# defer_build: these models are built on first use, not at every launch (agents.base.SchemaOf).
 class ChatInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     message: str | None = Field(None, description="One user message; starts a new conversation.")
     messages: list[dict[str, Any]] | None = Field(
@@ -58,38 +59,52 @@ class ChatInput(BaseModel):
 
 # The streamed chunk, only the fields used; everything else is ignored.
 class _FunctionDelta(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str | None = None
     arguments: str | None = None
 
 
 class _ToolCallDelta(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     index: int | None = None
     id: str | None = None
     function: _FunctionDelta | None = None
 
 
 class _Delta(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     content: str | None = None
     tool_calls: list[_ToolCallDelta] | None = None
 
 
 class _Choice(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     index: int = 0
     delta: _Delta = Field(default_factory=_Delta)
     finish_reason: str | None = None
 
 
 class _Chunk(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     choices: list[_Choice] = Field(default_factory=list)
 
 
 class _PendingCall(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str | None = None
     name: str = ""
     arguments: str = ""
 
 
 class _Reply(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     content: str
     tool_calls: list[_PendingCall]
 
@@ -99,7 +114,7 @@ class ChatAgent(Agent):
     description: ClassVar[str] = (
         "Chats with the configured LLM (OpenAI-compatible Chat Completions), which may call the MCP tools."
     )
-    input_schema: ClassVar[dict[str, Any]] = ChatInput.model_json_schema()
+    input_schema: ClassVar[dict[str, Any]] = SchemaOf(ChatInput)  # type: ignore[assignment]
 
     async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
         settings = self.runtime.settings

@@ -13,18 +13,19 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.base import Agent, Emit
+from agents.base import Agent, Emit, SchemaOf
 
 
+# defer_build: built on first use, not at every launch (agents.base.SchemaOf).
 class ToolCall(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     tool: str = Field(min_length=1, description="Tool name, as listed by the tools of the service.")
     arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments.")
 
 
 class ToolsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     calls: list[ToolCall] = Field(description="Tool calls, run one after the other.")
     stop_on_error: bool = Field(False, description="Skip the remaining calls after a failed one.")
@@ -37,7 +38,7 @@ class ToolsInputError(ValueError):
 class ToolsAgent(Agent):
     id: ClassVar[str] = "tools"
     description: ClassVar[str] = "Runs the given MCP tool calls in order and returns their results."
-    input_schema: ClassVar[dict[str, Any]] = ToolsInput.model_json_schema()
+    input_schema: ClassVar[dict[str, Any]] = SchemaOf(ToolsInput)  # type: ignore[assignment]
 
     async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
         try:

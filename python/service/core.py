@@ -31,7 +31,7 @@ from agents.schema import input_errors
 
 if TYPE_CHECKING:
     from config import Settings
-    from tools import Toolsets
+    from tools import ToolListing, Toolsets
 
 log = logging.getLogger("cagent.service")
 
@@ -50,6 +50,9 @@ class AgentService:
         #: Every run whose task is still going, execute() runs included.
         self._live: dict[asyncio.Task[None], Run] = {}
         self._subscriptions: set[Subscription] = set()
+        #: Runs that left ``_runs`` -> (until when this is kept, their terminal event's id),
+        #: so that a reconnect to a finished run is told "nothing more" (204), not 404.
+        self._finished: dict[str, tuple[float, str]] = {}
         self._closing = False
         #: How long shutdown() waits for cancelled runs (tests shorten it).
         self.shutdown_grace_s = SHUTDOWN_GRACE_S
@@ -63,6 +66,27 @@ class AgentService:
             AgentInfo(id=agent_id, description=cls.description, input_schema=cls.input_schema)
             for agent_id, cls in sorted(self._agents.items())
         ]
+
+    @property
+    def agent_count(self) -> int:
+        """len(agents) without describing each (``agents`` makes every schema)."""
+        return len(self._agents)
+
+    async def tools(self) -> "ToolListing":
+        """The MCP tools of every configured server and each server's status; servers
+        are started on the first listing. A server that fails is reported, not raised.
+
+        Raises ShuttingDown once shutdown() was called.
+        """
+        from tools import ToolError
+
+        if self._closing:
+            raise ShuttingDown("the service is shutting down")
+        try:
+            return await self.toolsets.listing()
+        except ToolError:
+            # Closed under us by a shutdown that began during the listing.
+            raise ShuttingDown("the service is shutting down") from None
 
     @property
     def closing(self) -> bool:
@@ -142,6 +166,23 @@ class AgentService:
         if run is None:
             raise UnknownRun(f"no run {request_id!r}", request_id=request_id)
         return Subscription(self, run, run.position(last_event_id))
+
+    def delivered(self, request_id: str, last_event_id: str | None) -> bool:
+        """True when ``last_event_id`` is the terminal event of a run that has ended:
+        a client reconnecting with it already has every event there will ever be.
+
+        For a run that was read to its end (and so forgotten) this holds for
+        ``run_retention_s``; later the run is unknown. Raises nothing.
+        """
+        if not last_event_id:
+            return False
+        run = self._runs.get(request_id)
+        if run is not None:
+            end = run.last
+            return run.done and end is not None and end.id == last_event_id
+        self._forget_finished()
+        finished = self._finished.get(request_id)
+        return finished is not None and finished[1] == last_event_id
 
     def cancel(self, request_id: str) -> bool:
         """Cancel a started run: it ends with an ``error`` event ``cancelled``. False when
@@ -274,11 +315,24 @@ class AgentService:
             run.expiry = loop.call_later(self.settings.run_retention_s, self._retire, run)
 
     def _retire(self, run: Run) -> None:
-        """Forget a run: read to its end, or kept past the retention time."""
+        """Forget a run: read to its end, or kept past the retention time. Its id and
+        terminal event id stay (for ``delivered``) for another retention time."""
         if self._runs.get(run.request_id) is run:
             del self._runs[run.request_id]
+            end = run.last
+            if end is not None and end.terminal:
+                self._forget_finished()
+                self._finished[run.request_id] = (time.monotonic() + self.settings.run_retention_s, end.id)
         if run.expiry is not None:
             run.expiry.cancel()
+
+    def _forget_finished(self) -> None:
+        # Insertion order is expiry order (one retention time for all): drop from the front.
+        now = time.monotonic()
+        for request_id, (until, _) in list(self._finished.items()):
+            if until > now:
+                break
+            del self._finished[request_id]
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         if tasks:

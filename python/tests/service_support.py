@@ -52,15 +52,21 @@ class Event:
 
 
 def parse_sse(text: str) -> list[Event]:
+    """The dispatched events: a block without ``data`` (the opening ``retry:``) is not one."""
     events: list[Event] = []
     lines: list[str] = []
     for line in text.replace("\r\n", "\n").split("\n"):
         if line:
             lines.append(line)
         elif lines:
-            events.append(_event(lines))
+            if _has_data(lines):
+                events.append(_event(lines))
             lines = []
     return events
+
+
+def _has_data(lines: list[str]) -> bool:
+    return any(line == "data" or line.startswith("data:") for line in lines)
 
 
 def _event(lines: list[str]) -> Event:
@@ -78,7 +84,8 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[Event]:
         if line:
             lines.append(line)
         elif lines:
-            yield _event(lines)
+            if _has_data(lines):
+                yield _event(lines)
             lines = []
 
 

@@ -55,3 +55,33 @@ def test_an_agent_with_an_invalid_schema_fails_to_load(tmp_path: Path) -> None:
     )
     with pytest.raises(AgentLoadError, match=r"bad_schema.py: agent 'bad' has an invalid input_schema"):
         load_agents(tmp_path)
+
+
+def test_the_builtin_agents_schemas_are_valid() -> None:
+    # Not checked at launch (that would import jsonschema at every start): checked here.
+    from agents.schema import _validator
+
+    builtins = {agent_id: cls for agent_id, cls in load_agents().items() if cls.__module__.startswith("agents.")}
+    assert set(builtins) == {"echo", "tools", "chat"}
+    for cls in builtins.values():
+        _validator(cls)  # raises InvalidSchema
+
+
+@pytest.mark.parametrize(
+    ("schema", "any_object"),
+    [
+        ({"type": "object"}, True),
+        ({"type": "object", "additionalProperties": True, "title": "Echo"}, True),
+        ({"type": "object", "additionalProperties": False}, False),
+        ({"type": "object", "properties": {"a": {"type": "integer"}}}, False),
+        ({"type": "object", "required": ["a"]}, False),
+        ({"type": "array"}, False),
+        ({}, False),
+    ],
+)
+def test_only_schemas_that_accept_every_object_skip_the_validator(schema: dict, any_object: bool) -> None:
+    from agents.schema import accepts_any_object, input_errors
+
+    assert accepts_any_object(schema) is any_object
+    if any_object:
+        assert input_errors(type("Agent", (), {"input_schema": schema}), {"a": "x"}) == []

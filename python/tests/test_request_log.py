@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from logs import JsonFormatter, RedactToken
+from logs import JsonFormatter, QuietHealth, RedactToken
 from service_support import AUTH, TOKEN, asgi_client, make_app
 
 
@@ -85,3 +85,50 @@ def test_uvicorn_access_log_hides_the_query_token() -> None:
     RedactToken().filter(record)
     assert TOKEN not in record.getMessage()
     assert "token=***&a=1" in record.getMessage()
+
+
+async def test_successful_health_probes_are_not_logged_at_the_default_level(access_log: Capture) -> None:
+    app = make_app()  # log_level "info", the default
+    async with asgi_client(app, headers=AUTH) as client:
+        for _ in range(3):
+            assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/agents")).status_code == 200
+        # A probe that fails (a Host the service refuses) is worth a line.
+        assert (await client.get("/health", headers={"Host": "evil.example"})).status_code == 400
+    assert [(r.path, r.status, r.levelname) for r in access_log.records] == [
+        ("/agents", 200, "INFO"),
+        ("/health", 400, "INFO"),
+    ]
+
+
+async def test_health_probes_are_logged_at_debug_level(access_log: Capture) -> None:
+    app = make_app(log_level="debug")
+    try:
+        async with asgi_client(app) as client:
+            assert (await client.get("/health")).status_code == 200
+    finally:
+        make_app()
+    assert [(r.path, r.status, r.levelname) for r in access_log.records] == [("/health", 200, "DEBUG")]
+
+
+def uvicorn_access(path: str, status: int) -> logging.LogRecord:
+    return logging.makeLogRecord(
+        {"name": "uvicorn.access", "msg": '%s - "%s %s HTTP/%s" %d', "args": ("127.0.0.1:1", "GET", path, "1.1", status)}
+    )
+
+
+def test_uvicorn_access_log_drops_successful_health_probes_unless_debug() -> None:
+    quiet = QuietHealth()
+    make_app(log_level="info")
+    assert not quiet.filter(uvicorn_access("/health", 200))
+    assert quiet.filter(uvicorn_access("/health", 503))
+    assert quiet.filter(uvicorn_access("/agents", 200))
+    assert quiet.filter(uvicorn_access("/healthz", 200))
+    make_app(log_level="debug")
+    try:
+        assert quiet.filter(uvicorn_access("/health", 200))
+    finally:
+        make_app(log_level="info")
+    # Installed on uvicorn's access logger, once.
+    filters = logging.getLogger("uvicorn.access").filters
+    assert sum(isinstance(f, QuietHealth) for f in filters) == 1

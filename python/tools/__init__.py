@@ -6,13 +6,15 @@ file format.
 
 from .config_file import ServerConfig, ToolsetsFileError, load_toolsets_file
 from .errors import ToolError
-from .models import ToolInfo, ToolResult
+from .models import ServerStatus, ToolInfo, ToolListing, ToolResult
 from .toolsets import Toolsets
 
 __all__ = [
     "ServerConfig",
+    "ServerStatus",
     "ToolError",
     "ToolInfo",
+    "ToolListing",
     "ToolResult",
     "Toolsets",
     "ToolsetsFileError",

@@ -44,7 +44,8 @@ class ToolsetsFileError(ValueError):
 class ServerConfig(BaseModel):
     """How to start one stdio MCP server."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: built when a toolsets file is read, not at every launch.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     command: str = Field(min_length=1)
     args: list[str] = Field(default_factory=list)
@@ -53,7 +54,7 @@ class ServerConfig(BaseModel):
 
 
 class ToolsetsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     servers: dict[str, ServerConfig] = Field(default_factory=dict, alias="mcpServers")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ToolInfo(BaseModel):
@@ -19,7 +19,31 @@ class ToolInfo(BaseModel):
     server: str
 
 
+class ServerStatus(BaseModel):
+    #: The server's name in the toolsets file.
+    name: str
+    #: True when the server is running and listed its tools.
+    ok: bool
+    #: Why it is not: it failed to start (with the end of its stderr), or listing timed out.
+    error: str | None = None
+
+
+class ToolListing(BaseModel):
+    """Every tool of the servers that answered, and how each server fared: one broken
+    server does not hide the tools of the others."""
+
+    model_config = ConfigDict(defer_build=True)  # built on the first listing
+
+    tools: list[ToolInfo]
+    servers: list[ServerStatus]
+
+    def failures(self) -> list[str]:
+        return [server.error or f"MCP server {server.name!r} failed" for server in self.servers if not server.ok]
+
+
 class ToolResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on the first tool call
+
     tool: str
     #: MCP content blocks as JSON, e.g. ``[{"type": "text", "text": "5"}]``. Errors made
     #: here (timeout, crash, unknown tool) are one text block with the message.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config_file import ServerConfig, load_toolsets_file
 from .errors import ToolError
-from .models import ToolInfo, ToolResult
+from .models import ServerStatus, ToolInfo, ToolListing, ToolResult
 from .server import ServerConnection, describe, load_sdk
 
 if TYPE_CHECKING:
@@ -68,10 +68,31 @@ class Toolsets:
     async def list_tools(self) -> list[ToolInfo]:
         """Every server's tools, starting servers as needed; raises ``ToolError`` when a
         server cannot be started or listed (naming it)."""
+        listing = await self.listing()
+        failures = listing.failures()
+        if failures:
+            raise ToolError("; ".join(failures))
+        return listing.tools
+
+    async def listing(self) -> ToolListing:
+        """Every server's tools and status, starting servers as needed (all at once).
+
+        A server that cannot be started or listed is reported in ``servers`` with its
+        error, and the tools of the others are still listed (and callable). Raises
+        ``ToolError`` only once the toolsets are closed.
+        """
         if self._closed:
             raise ToolError("the tools are shut down")
-        listings = await asyncio.gather(*(self._list_server(server) for server in self._servers.values()))
-        return self._name_tools([tool for listing in listings for tool in listing])
+        servers = list(self._servers.values())
+        outcomes = await asyncio.gather(*(self._try_list_server(server) for server in servers))
+        tools = [tool for outcome in outcomes if isinstance(outcome, list) for tool in outcome]
+        statuses = [
+            ServerStatus(name=server.name, ok=True)
+            if isinstance(outcome, list)
+            else ServerStatus(name=server.name, ok=False, error=str(outcome))
+            for server, outcome in zip(servers, outcomes)
+        ]
+        return ToolListing(tools=self._name_tools(tools), servers=statuses)
 
     async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> ToolResult:
         """Call ``tool`` (a name from ``list_tools``) with ``arguments``, bounded by ``timeout_s``.
@@ -86,14 +107,16 @@ class Toolsets:
         target = self._index.get(tool)
         if target is None:
             # Not listed yet, or listed before a server changed its tools.
-            try:
-                await self.list_tools()
-            except ToolError as error:
-                return ToolResult.error(tool, f"cannot look up tool {tool!r}: {error}")
+            listing = await self.listing()
             target = self._index.get(tool)
-        if target is None:
-            known = ", ".join(sorted(self._index)) or "none"
-            return ToolResult.error(tool, f"unknown tool {tool!r} (available: {known})")
+            if target is None:
+                known = ", ".join(sorted(self._index)) or "none"
+                message = f"unknown tool {tool!r} (available: {known})"
+                failures = listing.failures()
+                if failures:
+                    # The tool may be one of theirs.
+                    message = f"cannot look up tool {tool!r}: {'; '.join(failures)} ({message})"
+                return ToolResult.error(tool, message)
         await load_sdk()
         from mcp import MCPError
 
@@ -116,6 +139,12 @@ class Toolsets:
         """Stop every server; calls in flight end with an error result. Idempotent."""
         self._closed = True
         await asyncio.gather(*(server.aclose() for server in self._servers.values()))
+
+    async def _try_list_server(self, server: ServerConnection) -> list[ToolInfo] | ToolError:
+        try:
+            return await self._list_server(server)
+        except ToolError as error:
+            return error
 
     async def _list_server(self, server: ServerConnection) -> list[ToolInfo]:
         await load_sdk()

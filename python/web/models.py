@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.models import AgentInfo
+from tools.models import ServerStatus, ToolInfo
 
 
 class ExecuteRequest(BaseModel):
@@ -32,6 +33,13 @@ class Health(BaseModel):
 
 class AgentList(BaseModel):
     agents: list[AgentInfo]
+
+
+class ToolList(BaseModel):
+    tools: list[ToolInfo] = Field(description="The tools of every server that answered.")
+    servers: list[ServerStatus] = Field(
+        description="Each configured MCP server: ok, or the error that kept its tools out of the list."
+    )
 
 
 class ShutdownResult(BaseModel):

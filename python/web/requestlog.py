@@ -3,6 +3,9 @@
 Pure ASGI so that streamed responses pass through untouched; the line is written
 when the response has ended, so for an SSE stream the duration is the stream's.
 The query string is not logged: the stream endpoint may carry the token there.
+
+A successful ``GET /health`` is logged at DEBUG (``logs.quiet``): the host probes it
+every few seconds. A failing probe is logged like any request.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from logs import quiet
 
 log = logging.getLogger("cagent.access")
 
@@ -45,7 +50,8 @@ class RequestLog:
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
             client = scope.get("client")
-            log.info(
+            log.log(
+                logging.DEBUG if quiet(scope["path"], status) else logging.INFO,
                 "%s %s %d %.1fms request_id=%s",
                 scope["method"], scope["path"], status, duration_ms, request_id,
                 extra={

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Security
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security
 from fastapi.security import HTTPBearer
 from sse_starlette import EventSourceResponse
 
 from service import VERSION, AgentService, ExecuteResult
 from web.errors import request_id_of
-from web.models import AgentList, ExecuteRequest, Health, RunCreated, ShutdownResult, error_responses
+from web.models import AgentList, ExecuteRequest, Health, RunCreated, ShutdownResult, ToolList, error_responses
 from web.sse import event_stream
 
 # Documents the bearer token in /openapi.json; TokenCheck middleware enforces it.
@@ -35,13 +35,21 @@ async def health(request: Request, service: Service) -> Health:
         status="shutting_down" if service.closing else "ok",
         version=VERSION,
         uptime_s=round(time.monotonic() - request.app.state.started, 3),
-        agents=len(service.agents),
+        agents=service.agent_count,
     )
 
 
 @router.get("/agents", response_model=AgentList)
 async def list_agents(service: Service) -> AgentList:
     return AgentList(agents=service.agents)
+
+
+@router.get("/tools", response_model=ToolList, responses=error_responses(503))
+async def list_tools(service: Service) -> ToolList:
+    """The MCP tools agents can call, starting the servers on the first listing. A server
+    that fails to start is reported in ``servers`` (with why), not as an error."""
+    listing = await service.tools()
+    return ToolList(tools=listing.tools, servers=listing.servers)
 
 
 @router.post(
@@ -82,6 +90,12 @@ async def start_run(body: ExecuteRequest, request: Request, service: Service) ->
             ),
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
+        204: {
+            "description": (
+                "A reconnect (Last-Event-ID) to a run that has ended, whose terminal event the "
+                "client already has: nothing more will come, and an EventSource stops reconnecting."
+            ),
+        },
         **error_responses(404),
     },
 )
@@ -91,9 +105,16 @@ async def stream(
     last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
     token: Annotated[str | None, Query(description="The token, for EventSource clients.")] = None,
 ) -> EventSourceResponse:
-    """Every event of the run from its start (or after Last-Event-ID) to its end."""
+    """Every event of the run from its start (or after Last-Event-ID) to its end.
+
+    The stream starts with ``retry:`` (CAGENT_SSE_RETRY_MS). A browser's EventSource
+    reconnects with Last-Event-ID whenever a stream ends, even after the run's last
+    event; that reconnect is answered 204, which stops it for good.
+    """
+    if service.delivered(request_id, last_event_id):
+        return Response(status_code=204)
     subscription = service.subscribe(request_id, last_event_id)
-    return event_stream(subscription, service.settings.keepalive_interval_s)
+    return event_stream(subscription, service.settings.keepalive_interval_s, service.settings.sse_retry_ms)
 
 
 @router.post("/shutdown", response_model=ShutdownResult)

@@ -13,10 +13,12 @@ from service.runs import Subscription
 SEND_TIMEOUT_S = 30.0
 
 
-async def events(subscription: Subscription, keepalive_s: float) -> AsyncIterator[ServerSentEvent]:
+async def events(subscription: Subscription, keepalive_s: float, retry_ms: int) -> AsyncIterator[ServerSentEvent]:
     # finally: a client that disconnects cancels this generator; its queue goes with it.
     # The run itself belongs to the service and carries on.
     try:
+        # No data: a client takes the reconnection time and dispatches nothing.
+        yield ServerSentEvent(retry=retry_ms)
         while True:
             try:
                 event = await subscription.get(timeout=keepalive_s)
@@ -31,6 +33,6 @@ async def events(subscription: Subscription, keepalive_s: float) -> AsyncIterato
         subscription.close()
 
 
-def event_stream(subscription: Subscription, keepalive_s: float) -> EventSourceResponse:
+def event_stream(subscription: Subscription, keepalive_s: float, retry_ms: int) -> EventSourceResponse:
     # ping=0: our own keepalive events replace sse-starlette's comment pings.
-    return EventSourceResponse(events(subscription, keepalive_s), ping=0, send_timeout=SEND_TIMEOUT_S)
+    return EventSourceResponse(events(subscription, keepalive_s, retry_ms), ping=0, send_timeout=SEND_TIMEOUT_S)

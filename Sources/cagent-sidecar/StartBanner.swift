@@ -1,0 +1,42 @@
+import Foundation
+
+/// What `cagent-sidecar run` prints once, under `listening on http://HOST:PORT` (which stays
+/// the first line, alone: scripts and tests parse it): where the token is, a request to
+/// paste, and the API docs. A newcomer otherwise has to find all three in the README.
+struct StartBanner: Sendable {
+    /// The token file, made absolute so that the lines work from any directory; nil
+    /// when none was asked for (--token-file).
+    var tokenFile: String?
+    var token: String
+
+    init(tokenFile: String?, token: String) {
+        self.tokenFile = tokenFile.map { path in
+            path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+        }
+        self.token = token
+    }
+
+    /// The whole block, `listening on` first, ending with a newline.
+    func text(for url: URL) -> String {
+        let base = url.absoluteString.hasSuffix("/") ? String(url.absoluteString.dropLast()) : url.absoluteString
+        let bearer = tokenFile.map { "$(cat \(Self.shellQuoted($0)))" } ?? token
+        let tokenLine = tokenFile.map { "token: \($0) (send it as Authorization: Bearer <token>)" }
+            ?? "token: \(token) (pass --token-file F to have it written to a file)"
+        let body = #"{"agent_id": "echo", "input": {"hello": "world"}}"#
+        let query = token.addingPercentEncoding(withAllowedCharacters: Self.queryValueAllowed) ?? token
+        return """
+            listening on \(base)
+              \(tokenLine)
+              try:  curl -s -H "Authorization: Bearer \(bearer)" -H 'Content-Type: application/json' -d '\(body)' \(base)/agent/execute
+              docs: \(base)/docs?token=\(query)
+
+            """
+    }
+
+    /// A single-quoted shell word: the path as is, whatever it contains.
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+
+    private static let queryValueAllowed = CharacterSet.urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+=#"))
+}
