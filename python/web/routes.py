@@ -98,6 +98,8 @@ async def stream(
 
 @router.post("/shutdown", response_model=ShutdownResult)
 async def shutdown(service: Service) -> ShutdownResult:
-    """Stop accepting runs, end running ones with shutting_down, close MCP sessions."""
+    """Stop accepting runs, end running ones with shutting_down, close MCP sessions, then
+    release the rest and exit: the server stops once this answer is sent (the host does not
+    restart it)."""
     await service.shutdown()
-    return ShutdownResult()
+    return ShutdownResult(exiting=service.request_stop("POST /shutdown"))
