@@ -116,3 +116,15 @@ pid_t cagent_spawn(const char *path, char *const argv[], char *const envp[], con
 int cagent_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
+
+int cagent_set_parent_death_signal(int signal, pid_t expected_parent) {
+#ifdef __linux__
+    if (prctl(PR_SET_PDEATHSIG, signal) != 0) return -1;
+    return getppid() == expected_parent ? 1 : 0;
+#else
+    (void)signal;
+    (void)expected_parent;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

@@ -15,7 +15,8 @@ final class SidecarProcess: Sendable {
         let text = Mutex<(stdout: String, stderr: String)>(("", ""))
     }
 
-    init(arguments: [String], agents: String = Fixtures.faultAgentsDirectory) throws {
+    /// `standardInput`: a pipe the test holds (`--exit-with-parent` watches it for its end).
+    init(arguments: [String], agents: String = Fixtures.faultAgentsDirectory, standardInput: Pipe? = nil) throws {
         let directory = try Fixtures.temporaryDirectory()
         eventsFile = (directory as NSString).appendingPathComponent("events.jsonl")
         process = Process()
@@ -32,6 +33,7 @@ final class SidecarProcess: Sendable {
         let stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
+        if let standardInput { process.standardInput = standardInput }
         stdout.fileHandleForReading.readabilityHandler = { [output] handle in
             let text = String(decoding: handle.availableData, as: UTF8.self)
             output.text.withLock { $0.stdout += text }
