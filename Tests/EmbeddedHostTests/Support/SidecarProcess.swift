@@ -16,7 +16,8 @@ final class SidecarProcess: Sendable {
     }
 
     /// `standardInput`: a pipe the test holds (`--exit-with-parent` watches it for its end).
-    init(arguments: [String], agents: String = Fixtures.faultAgentsDirectory, standardInput: Pipe? = nil) throws {
+    init(arguments: [String], agents: String = Fixtures.faultAgentsDirectory, standardInput: Pipe? = nil,
+         environment extra: [String: String] = [:]) throws {
         let directory = try Fixtures.temporaryDirectory()
         eventsFile = (directory as NSString).appendingPathComponent("events.jsonl")
         process = Process()
@@ -28,6 +29,7 @@ final class SidecarProcess: Sendable {
         environment["CAGENT_TOKEN"] = token
         environment["CAGENT_AGENTS_DIR"] = agents
         environment["CAGENT_KEEPALIVE_INTERVAL_S"] = "0.5"
+        environment.merge(extra) { $1 }
         process.environment = environment
         let stdout = Pipe()
         let stderr = Pipe()
