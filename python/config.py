@@ -37,6 +37,9 @@ class Settings(BaseModel):
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     keepalive_interval_s: float = Field(15.0, gt=0)
+    #: A stream client that takes nothing for this long (its socket and the server's
+    #: buffer for it are full) is dropped: its stream is closed and logged.
+    stream_send_timeout_s: float = Field(30.0, gt=0)
     default_run_timeout_s: float = Field(300.0, gt=0)
     #: How long a finished run's events stay readable when nobody read them to the end.
     run_retention_s: float = Field(300.0, gt=0)

@@ -93,7 +93,7 @@ async def stream(
 ) -> EventSourceResponse:
     """Every event of the run from its start (or after Last-Event-ID) to its end."""
     subscription = service.subscribe(request_id, last_event_id)
-    return event_stream(subscription, service.settings.keepalive_interval_s)
+    return event_stream(subscription, service.settings.keepalive_interval_s, service.settings.stream_send_timeout_s)
 
 
 @router.post("/shutdown", response_model=ShutdownResult)
