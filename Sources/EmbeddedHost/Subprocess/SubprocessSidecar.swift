@@ -289,9 +289,10 @@ public actor SubprocessSidecar: Sidecar {
         }
         let timeout = configuration.shutdownTimeout
         let deadline = ContinuousClock.now + timeout
-        if let port {
+        if let port, stopReason == nil {
             // Runs end with shutting_down and MCP sessions close while the server still
-            // answers; at most half the timeout, so SIGTERM keeps its share.
+            // answers; at most half the timeout, so SIGTERM keeps its share. (Not when the
+            // service asked to stop: it has shut down already and is on its way out.)
             let shutdown = ShutdownRequest(host: configuration.host, port: port, token: token, timeout: timeout / 2)
             switch await shutdown.send() {
             case .answered(200): break
