@@ -8,7 +8,7 @@ STAMP       := $(VENV)/.requirements-installed
 SWIFT_FLAGS ?=
 RUN_ARGS    ?= --token-file .cagent-token
 
-.PHONY: all setup lock system libpython build run test test-swift test-python bench clean bundle test-bundle bench-bundle
+.PHONY: all setup lock system libpython build run test test-swift test-python bench clean bundle test-bundle bench-bundle soak
 
 all: build
 
@@ -125,6 +125,15 @@ bench: build
 	$(SWIFT) build $(SWIFT_FLAGS) $(LINK_FLAGS) -c release
 	@$(call finish,$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path))
 	"$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)/cagent-sidecar" bench
+
+# Sustained load for figures, not part of `make test` (bench/soak.py): 50 concurrent
+# streamed runs and 4 clients calling execute for SOAK_SECONDS; fails on a stream that
+# does not end with its result or on any 5xx. SOAK_ARGS=--mode subprocess for the child.
+SOAK_SECONDS ?= 60
+SOAK_ARGS    ?=
+
+soak: build
+	$(VENV_PY) bench/soak.py --binary "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/cagent-sidecar" --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
 	rm -rf .build $(LIBPYTHON) $(BUNDLE_SCRATCH) dist

@@ -42,6 +42,9 @@ class Settings(BaseModel):
     #: own default is about 3 s; a local sidecar is back sooner (the host keeps
     #: connections in its listening backlog during a restart).
     sse_retry_ms: int = Field(1000, gt=0)
+    #: A stream client that takes nothing for this long (its socket and the server's
+    #: buffer for it are full) is dropped: its stream is closed and logged.
+    stream_send_timeout_s: float = Field(30.0, gt=0)
     default_run_timeout_s: float = Field(300.0, gt=0)
     #: How long a finished run's events stay readable when nobody read them to the end.
     run_retention_s: float = Field(300.0, gt=0)

@@ -21,6 +21,7 @@ from service import VERSION, AgentService
 from web import errors, routes
 from web.limits import BodyLimit
 from web.origin import OriginCheck
+from web.process_exit import uvicorn_stopper
 from web.requestlog import HEADER as REQUEST_ID_HEADER
 from web.requestlog import RequestLog
 from web.security import HostCheck, TokenCheck
@@ -33,6 +34,10 @@ log = logging.getLogger("cagent")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    service: AgentService = app.state.service
+    if service.on_stop_requested is None:
+        # Standalone under uvicorn: POST /shutdown stops the server and the process.
+        service.on_stop_requested = uvicorn_stopper()
     yield
     # The server is stopping (Ctrl-C, or the host stops it): release what we hold.
     await app.state.service.shutdown()

@@ -124,3 +124,15 @@ void cagent_name_thread(const char *name) {
     (void)name;
 #endif
 }
+
+int cagent_set_parent_death_signal(int signal, pid_t expected_parent) {
+#ifdef __linux__
+    if (prctl(PR_SET_PDEATHSIG, signal) != 0) return -1;
+    return getppid() == expected_parent ? 1 : 0;
+#else
+    (void)signal;
+    (void)expected_parent;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

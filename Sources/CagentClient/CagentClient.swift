@@ -61,8 +61,8 @@ public final class CagentClient: Sendable {
     }
 
     /// `POST /shutdown`: the service stops accepting runs, ends running ones with
-    /// `shutting_down` and closes its MCP sessions. The process keeps running (the host
-    /// stops it); `/health` then says `shutting_down`.
+    /// `shutting_down`, closes its MCP sessions, then the process that runs it stops and
+    /// exits (`cagent-sidecar run` exits 0 and does not restart it; docs/supervision.md).
     public func shutdown() async throws(CagentClientError) {
         let _: JSON = try await call("POST", "/shutdown")
     }

@@ -11,6 +11,10 @@ public enum SidecarError: Error, Sendable, Equatable, CustomStringConvertible {
     case restartFailed(String)
     case interpreterUnavailable(String)
     case serviceStopped(String)
+    /// The service asked to be stopped (`POST /shutdown`, "release resources and exit"):
+    /// a stop request, not a fault. A ``Supervisor`` ends ``Supervisor/run()`` instead of
+    /// restarting; without one, call ``Sidecar/stop()``.
+    case stopRequested(reason: String)
     /// The service stopped, but `Py_FinalizeEx` was skipped: it would have waited forever
     /// for these threads. No new embedded interpreter can start in this process.
     case interpreterNotFinalized(threads: [String])
@@ -41,6 +45,8 @@ public enum SidecarError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "still running after the shutdown timeout: \(threads.joined(separator: ", "))"
         case .serviceStopped(let detail):
             return "the service stopped unexpectedly: \(detail)"
+        case .stopRequested(let reason):
+            return "the service asked to stop: \(reason)"
         case .interpreterUnavailable(let detail):
             return "the interpreter did not respond: \(detail)"
         }

@@ -11,7 +11,9 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Prints `listening on http://HOST:PORT` on stdout once /health answers (the first
             line, alone), then where the token is, a curl line to paste and the docs link.
-            SIGINT/SIGTERM stop gracefully; SIGHUP restarts the service (see --sighup-restart).
+            SIGINT/SIGTERM stop gracefully, and so does POST /shutdown (no restart); SIGHUP
+            restarts the service (see --sighup-restart). --exit-with-parent stops it when the
+            process that started it ends.
             The token is CAGENT_TOKEN when set, else generated for this launch.
             The supervisor probes /health, watches the event loop, and restarts with backoff;
             all durations are in seconds. Exit status: 0 after a graceful stop, 1 when it gave
@@ -61,6 +63,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "uvicorn HTTP protocol: auto, h11 or httptools.")
     var http: String = "auto"
 
+    @Flag(help: "Stop gracefully and exit when the process that started this one ends, however it ends (Linux: parent-death signal; any system: end of file on standard input when it is a pipe). For a sidecar spawned by an app.")
+    var exitWithParent = false
+
     @OptionGroup(title: "Supervision")
     var supervision: SupervisionOptions
 
@@ -85,6 +90,8 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // First: the parent may end at any moment, and then getppid() names another.
+        let parentWatch = exitWithParent ? ParentWatch() : nil
         let logger = makeLogger()
         let token = ProcessInfo.processInfo.environment["CAGENT_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             ?? AccessToken.generate()
@@ -136,10 +143,19 @@ struct RunCommand: AsyncParsableCommand {
             supervisor: supervisor, sidecar: sidecar,
             sighupRestart: mode == "subprocess" ? .respawn : RestartKind(rawValue: sighupRestart) ?? .cold,
             banner: StartBanner(tokenFile: tokenFile, token: token), logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                  failureTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        if let parentWatch {
+            // Its end (the parent is gone) stops the whole group gracefully.
+            services.append(.init(service: ParentExitService(watch: parentWatch, logger: logger),
+                                  successTerminationBehavior: .gracefullyShutdownGroup,
+                                  failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                                 failureTerminationBehavior: .gracefullyShutdownGroup)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         var failure: Error?

@@ -118,16 +118,21 @@ struct EndpointTests {
         }
     }
 
-    @Test func shutdownEndsRunsAndHealthSaysSo() async throws {
+    /// "Release resources and exit": open streams end with `shutting_down`, then the
+    /// process exits 0 (/health saying `shutting_down` meanwhile: python/tests).
+    @Test func shutdownEndsRunsThenTheServiceExits() async throws {
         try await ServiceProcess.with { service in
             let client = CagentClient(baseURL: service.baseURL, token: service.token)
             let id = try await client.startRun(agentID: "sleeps", input: ["seconds": 60])
+            var events = try await client.stream(requestID: id).makeAsyncIterator()
+            // Its first event: the stream is open before the service stops listening.
+            #expect(try await events.next()?.type == "thinking")
             try await client.shutdown()
-            #expect(try await client.health().status == "shutting_down")
-            let events = try await collect(client.stream(requestID: id))
-            #expect(events.last?.kind == .error(ServiceError(status: nil, code: "shutting_down",
-                                                             message: "the service is shutting down", requestID: id)))
-            try await client.shutdown()  // idempotent
+            var last: RunEvent?
+            while let event = try await events.next() { if event.kind != .keepalive { last = event } }
+            #expect(last?.kind == .error(ServiceError(status: nil, code: "shutting_down",
+                                                      message: "the service is shutting down", requestID: id)))
+            #expect(await service.waitForExit() == 0, "output:\n\(service.output)")
         }
     }
 }

@@ -36,6 +36,26 @@ struct CLISubprocessTests {
         #expect(eventTypes(eventsFile) == ["starting", "healthy", "restarting", "healthy", "stopping", "stopped"])
     }
 
+    /// POST /shutdown is "release resources and exit": the child exits 0, and the host
+    /// stops (exit 0) instead of restarting it as a crash.
+    @Test func postShutdownStopsTheHostWithoutARestart() async throws {
+        let directory = NSTemporaryDirectory() + "cagent-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let eventsFile = directory + "/events.jsonl"
+        let cli = try CLI(["run", "--mode", "subprocess", "--port", "0", "--events-file", eventsFile, "--health-interval", "0.2"],
+                          token: "shutdown-token")
+        let port = try await cli.waitUntilListening()
+        let client = CagentClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, token: "shutdown-token")
+        try await client.shutdown()
+        #expect(try await cli.waitForExit() == 0, "stderr: \(cli.stderr)")
+        // A probe may land between the listener's close and the child's exit (`unhealthy`);
+        // what matters is that nothing restarts it.
+        #expect(eventTypes(eventsFile).filter { $0 != "unhealthy" } == ["starting", "healthy", "stopping", "stopped"])
+        let stopped = eventLines(eventsFile).last { $0["type"] as? String == "stopped" }
+        #expect(stopped?["clean"] as? Bool == true)
+        #expect((stopped?["detail"] as? String)?.contains("POST /shutdown") == true, "\(String(describing: stopped))")
+    }
+
     @Test func thePythonChildDiesWithACLIKilledBySIGKILL() async throws {
         let cli = try CLI(["run", "--mode", "subprocess", "--port", "0"], token: "t")
         _ = try await cli.waitUntilListening()
@@ -121,6 +141,11 @@ struct CLISubprocessTests {
 }
 
 /// The `type` of each line of an events file written so far.
+private func eventLines(_ path: String) -> [[String: Any]] {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+}
+
 private func eventTypes(_ path: String) -> [String] {
     let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     return text.split(separator: "\n").compactMap { line in

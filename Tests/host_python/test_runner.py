@@ -279,3 +279,45 @@ def test_purge_forgets_only_the_service_modules(service: Path) -> None:
         assert "json" in sys.modules
     finally:
         sys.path.remove(str(service))
+
+
+STOPPABLE_APP = """
+from fastapi import FastAPI
+app = FastAPI()
+
+
+class Service:
+    on_stop_requested = None
+
+
+app.state.service = Service()
+
+
+@app.get("/health")
+async def health():
+    return {"status": "ok"}
+
+
+@app.post("/shutdown")
+async def shutdown():
+    app.state.service.on_stop_requested("POST /shutdown")
+    return {"status": "ok"}
+"""
+
+
+def test_a_stop_the_service_asks_for_is_forwarded_to_the_host_after_a_warm_restart_too(
+    service: Path, listener: socket.socket
+) -> None:
+    (service / "main.py").write_text(STOPPABLE_APP)
+    host = Host(service, listener)
+    host.wait_serving()
+    host.request("warm")
+    host.wait_serving()
+    request = urllib.request.Request(f"http://127.0.0.1:{host.port}/shutdown", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    # The host decides: the runner only tells it, and stops when it is told to.
+    assert ("stop_requested", {"reason": "POST /shutdown"}) in host.notes
+    assert host.thread.is_alive()
+    host.request("stop")
+    assert host.finish() == "stop"

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from agents.base import Agent, AgentRuntime
 from service.errors import (
@@ -57,6 +57,12 @@ class AgentService:
         #: How long shutdown() waits for cancelled runs (tests shorten it).
         self.shutdown_grace_s = SHUTDOWN_GRACE_S
         self._shutdown_task: asyncio.Task[None] | None = None
+        #: Whoever runs the service ends it on a stop request (POST /shutdown: "release
+        #: resources and exit"): uvicorn run standalone (main.py's lifespan) or the Swift
+        #: host (cagent_host.runner). Called on the loop, must not block; None when
+        #: nothing that runs the service can be stopped from here (an ASGI test client).
+        self.on_stop_requested: Callable[[str], None] | None = None
+        self._stop_requested: str | None = None
 
     # -- what there is -----------------------------------------------------------
 
@@ -210,6 +216,18 @@ class AgentService:
                 task.cancel()
             self._shutdown_task = asyncio.get_running_loop().create_task(self._shutdown(tasks))
         await asyncio.shield(self._shutdown_task)
+
+    def request_stop(self, reason: str) -> bool:
+        """Ask whoever runs the service to stop it and exit (once; later calls repeat the
+        answer). Returns whether anything will stop: False when no one can."""
+        if self.on_stop_requested is None:
+            log.warning("stop requested (%s), but nothing that runs this service can be stopped from here", reason)
+            return False
+        if self._stop_requested is None:
+            self._stop_requested = reason
+            log.info("stop requested (%s): the process stops", reason)
+            self.on_stop_requested(reason)
+        return True
 
     # -- internals ---------------------------------------------------------------
 

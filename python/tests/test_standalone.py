@@ -54,6 +54,34 @@ def test_uvicorn_main_app_with_generated_token(tmp_path: Path) -> None:
     assert "Application shutdown complete" in log.read_text()
 
 
+def test_post_shutdown_stops_uvicorn_and_the_process_exits_0(tmp_path: Path) -> None:
+    # "Release resources and exit": the subprocess backend tells this exit (status 0)
+    # from a crash and does not restart the service.
+    command = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            command, cwd=SERVICE_DIR, env=service_env(CAGENT_TOKEN="t"), stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not (match := re.search(r"Uvicorn running on http://127.0.0.1:(\d+)", log.read_text())):
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            with httpx.Client(base_url=f"http://127.0.0.1:{match.group(1)}", timeout=10) as client:
+                response = client.post("/shutdown", headers={"Authorization": "Bearer t"})
+                assert response.status_code == 200
+                assert response.json() == {"status": "ok", "exiting": True}
+            returncode = process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert returncode == 0, log.read_text()
+    assert "Application shutdown complete" in log.read_text()
+
+
 def test_broken_agents_dir_fails_the_start_naming_the_file() -> None:
     command = [sys.executable, "-c", "import main"]
     result = subprocess.run(

@@ -16,6 +16,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from . import orphan_guard
 from .config_file import ServerConfig
 from .errors import ToolError
 
@@ -41,6 +42,7 @@ async def load_sdk() -> None:
     global _sdk_loaded
     if not _sdk_loaded:
         await asyncio.to_thread(importlib.import_module, "mcp")
+        await asyncio.to_thread(orphan_guard.setpriv)
         _sdk_loaded = True
 
 
@@ -127,9 +129,11 @@ class ServerConnection:
         from mcp import ClientSession, StdioServerParameters, stdio_client
         from mcp_types import Implementation
 
+        # The server dies with this process, even a SIGKILLed one (orphan_guard).
+        command, args = orphan_guard.guarded(self.config.command, self.config.args)
         params = StdioServerParameters(
-            command=self.config.command,
-            args=self.config.args,
+            command=command,
+            args=args,
             env=self.config.env or None,
             cwd=self.config.cwd,
         )

@@ -44,6 +44,14 @@ class ToolList(BaseModel):
 
 class ShutdownResult(BaseModel):
     status: str = "ok"
+    exiting: bool = Field(
+        False,
+        description=(
+            "True when the process serving the service now stops and exits (uvicorn, or the "
+            "cagent-sidecar host, which then does not restart it); false when nothing that runs "
+            "the service can be stopped from it."
+        ),
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -114,11 +114,18 @@ async def stream(
     if service.delivered(request_id, last_event_id):
         return Response(status_code=204)
     subscription = service.subscribe(request_id, last_event_id)
-    return event_stream(subscription, service.settings.keepalive_interval_s, service.settings.sse_retry_ms)
+    return event_stream(
+        subscription,
+        service.settings.keepalive_interval_s,
+        service.settings.sse_retry_ms,
+        service.settings.stream_send_timeout_s,
+    )
 
 
 @router.post("/shutdown", response_model=ShutdownResult)
 async def shutdown(service: Service) -> ShutdownResult:
-    """Stop accepting runs, end running ones with shutting_down, close MCP sessions."""
+    """Stop accepting runs, end running ones with shutting_down, close MCP sessions, then
+    release the rest and exit: the server stops once this answer is sent (the host does not
+    restart it)."""
     await service.shutdown()
-    return ShutdownResult()
+    return ShutdownResult(exiting=service.request_stop("POST /shutdown"))

@@ -1,16 +1,27 @@
-"""A run's events as Server-Sent Events, with ``keepalive`` events while idle."""
+"""A run's events as Server-Sent Events, with ``keepalive`` events while idle.
+
+What a client that stops reading costs the server is bounded: uvicorn stops writing to a
+connection whose buffer holds 64 KiB (flow control: the send waits for the client), so
+this generator waits at its ``yield`` and takes no more events; the subscription's queue
+only points at events the run keeps anyway (``Run.events``). After the send timeout with
+nothing taken the stream is closed: the generator and its subscription end, a warning is
+logged, and uvicorn closes the connection (once what it buffered is written, or the
+client goes).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import AsyncIterator
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Receive, Scope, Send
 
 from service.runs import Subscription
 
-#: A client that has not taken a chunk for this long is dropped (its socket is stuck).
-SEND_TIMEOUT_S = 30.0
+log = logging.getLogger("cagent.sse")
 
 
 async def events(subscription: Subscription, keepalive_s: float, retry_ms: int) -> AsyncIterator[ServerSentEvent]:
@@ -33,6 +44,28 @@ async def events(subscription: Subscription, keepalive_s: float, retry_ms: int) 
         subscription.close()
 
 
-def event_stream(subscription: Subscription, keepalive_s: float, retry_ms: int) -> EventSourceResponse:
-    # ping=0: our own keepalive events replace sse-starlette's comment pings.
-    return EventSourceResponse(events(subscription, keepalive_s, retry_ms), ping=0, send_timeout=SEND_TIMEOUT_S)
+class RunEventStream(EventSourceResponse):
+    """The SSE response of one run, which names the run when it drops a stuck client."""
+
+    def __init__(self, subscription: Subscription, keepalive_s: float, retry_ms: int, send_timeout_s: float) -> None:
+        # ping=0: our own keepalive events replace sse-starlette's comment pings.
+        super().__init__(events(subscription, keepalive_s, retry_ms), ping=0, send_timeout=send_timeout_s)
+        self.request_id = subscription.request_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            client = scope.get("client")
+            log.warning(
+                "stream of run %s closed: the client (%s) took nothing for %g s",
+                self.request_id,
+                f"{client[0]}:{client[1]}" if client else "?",
+                self.send_timeout,
+            )
+
+
+def event_stream(
+    subscription: Subscription, keepalive_s: float, retry_ms: int, send_timeout_s: float
+) -> EventSourceResponse:
+    return RunEventStream(subscription, keepalive_s, retry_ms, send_timeout_s)

@@ -27,4 +27,12 @@ int cagent_pipe_cloexec(int fds[2]);
 /// prctl is variadic, which Swift cannot call.
 void cagent_name_thread(const char *name);
 
+/// For this process: asks the kernel to send `signal` when the parent ends (Linux
+/// PR_SET_PDEATHSIG; the parent is the *thread* that forked this process), then checks
+/// that the parent is still `expected_parent`. Returns 1 when the signal is armed and the
+/// parent is there, 0 when the parent is already gone (re-parented before the signal was
+/// armed: nobody will send it), -1 with errno set when prctl failed, or ENOSYS where the
+/// system has no such request (not Linux).
+int cagent_set_parent_death_signal(int signal, pid_t expected_parent);
+
 #endif

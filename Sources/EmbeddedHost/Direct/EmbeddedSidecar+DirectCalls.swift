@@ -13,23 +13,25 @@ extension EmbeddedSidecar {
     public nonisolated func execute(
         agentID: String, input: JSONObject, context: JSONObject? = nil, timeout: Duration? = nil
     ) async throws -> ExecuteResult {
-        let outcome = DirectOutcome()
+        let outcome = Once<Result<ExecuteResult, any Error>>()
         let call = try submit(.init(kind: .execute, agentID: agentID, input: input, context: context, timeout: timeout)) { delivery in
             switch delivery {
-            case .result(let result): outcome.resume(.success(result))
-            case .error(let error): outcome.resume(.failure(error))
+            case .result(let result): outcome.fire(.success(result))
+            case .error(let error): outcome.fire(.failure(error))
             case .done(let cancelled):
-                outcome.resume(.failure(cancelled ? CancellationError() as any Error
+                outcome.fire(.failure(cancelled ? CancellationError() as any Error
                     : SidecarError.serviceStopped("the call ended without an answer")))
             case .event: break
             }
         }
-        return try await withTaskCancellationHandler {
-            try await outcome.value()
+        // A cancelled wait returns nil at once; the Python run is cancelled with it.
+        let result = await withTaskCancellationHandler {
+            await outcome.wait()
         } onCancel: {
-            outcome.resume(.failure(CancellationError()))
             call.cancel()
         }
+        guard let result else { throw CancellationError() }
+        return try result.get()
     }
 
     /// Starts `agentID` and streams every event of its run, the last one `result` or
@@ -65,38 +67,5 @@ extension EmbeddedSidecar {
         guard case .running = state, let queue else { throw SidecarError.notRunning(state) }
         guard let id = queue.submit(request, deliver: deliver) else { throw SidecarError.notRunning(state) }
         return DirectCall(id: id, queue: queue)
-    }
-}
-
-/// A result awaited once and settled by whichever comes first: Python's answer, the
-/// end of the call, or cancellation.
-final class DirectOutcome: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<ExecuteResult, any Error>?
-        var early: Result<ExecuteResult, any Error>?
-    }
-
-    private let state = Mutex(State())
-
-    func value() async throws -> ExecuteResult {
-        try await withCheckedThrowingContinuation { continuation in
-            let early = state.withLock { state -> Result<ExecuteResult, any Error>? in
-                if let early = state.early { return early }
-                state.continuation = continuation
-                return nil
-            }
-            if let early { continuation.resume(with: early) }
-        }
-    }
-
-    /// The first call wins; later ones do nothing.
-    func resume(_ result: Result<ExecuteResult, any Error>) {
-        let continuation = state.withLock { state -> CheckedContinuation<ExecuteResult, any Error>? in
-            if state.early != nil { return nil }
-            state.early = result
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume(with: result)
     }
 }

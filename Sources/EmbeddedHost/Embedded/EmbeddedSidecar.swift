@@ -38,7 +38,11 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private var recentOutcomes: [(number: UInt64, outcome: Outcome)] = []
     private var outcomeCount: UInt64 = 0
     private var lastExit: InterpreterThread.Exit?
-    private let failure = FailureSignal()
+    /// This run's end (crash or stop request), remembered: fired before anyone waits, it
+    /// is still seen. A new one for each start.
+    private var failure = Once<SidecarError>()
+    /// Why the service asked to stop (`POST /shutdown`), for the `stopped` event.
+    private var stopReason: String?
 
     /// What a waiter for the thread learns.
     private enum Outcome: Sendable {
@@ -101,7 +105,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     /// service ends without being asked to, or `CancellationError`.
     public func waitUntilFailed() async throws {
         if case .failed(let message) = state { throw SidecarError.serviceStopped(message) }
-        try await failure.wait()
+        try await failure.waitAndThrow()
     }
 
     public func start() async throws {
@@ -114,6 +118,8 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             throw SidecarError.notRunning(state)
         }
         try InterpreterOwnership.claim()
+        failure = Once()
+        stopReason = nil
         var claimed = true
         defer { if claimed { InterpreterOwnership.release() } }
 
@@ -225,7 +231,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         state = .stopped
         switch exit {
         case .stopped:
-            publish(.stopped(clean: true, detail: nil))
+            publish(.stopped(clean: true, detail: stopReason.map { "the service asked to stop: \($0)" }))
         case .finalizeSkipped(let threads, _):
             publish(.stopped(clean: false, detail: "interpreter not finalized: non-daemon threads still running: \(threads.joined(separator: ", "))"))
             throw SidecarError.interpreterNotFinalized(threads: threads)
@@ -316,6 +322,11 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             publish(.restartRefused(reasons: reasons, instead: .warm))
         case .warmRestartFailed(let error):
             resumeWaiters(.warmRestartFailed(error))
+        case .stopRequested(let reason):
+            guard case .running = state, stopReason == nil else { return }
+            logger.notice("the service asked to stop (\(reason)); stopping")
+            stopReason = reason
+            failure.fire(.stopRequested(reason: reason))
         case .exited(let exit):
             lastExit = exit
             if case .finalizeSkipped = exit {
@@ -400,7 +411,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private func fail(_ message: String) {
         state = .failed(message)
         publish(.failed(error: message))
-        failure.fire(message)
+        failure.fire(.serviceStopped(message))
         if thread == nil || lastExit != nil { finishThread(keepSocket: true) }
     }
 

@@ -18,6 +18,8 @@ final class InterpreterThread: Sendable {
         case serving(generation: Int, restart: RestartKind?)
         case coldRestartRefused(reasons: [String])
         case warmRestartFailed(error: String)
+        /// The service asked to be stopped (`POST /shutdown`); the host decides.
+        case stopRequested(reason: String)
         case exited(Exit)
     }
 
@@ -330,6 +332,10 @@ final class InterpreterThread: Sendable {
             // The previous server goes on serving: watch it again.
             link.startWatching()
             onEvent(.warmRestartFailed(error: message))
+        case "stop_requested":
+            var reason = "the service asked"
+            if case .object(let object) = payload, case .string(let text)? = object["reason"] { reason = text }
+            onEvent(.stopRequested(reason: reason))
         case "command":
             link.watchable.store(false, ordering: .releasing)
             link.commandsTaken.add(1, ordering: .releasing)

@@ -20,6 +20,8 @@ public struct HealthProbe: Sendable {
         case timedOut
         case malformed(String)
         case status(Int)
+        /// 503 with `"status": "shutting_down"`: the service was asked to stop (POST /shutdown).
+        case shuttingDown
 
         public var description: String {
             switch self {
@@ -27,6 +29,7 @@ public struct HealthProbe: Sendable {
             case .timedOut: "no answer before the probe timeout"
             case .malformed(let detail): "malformed answer: \(detail)"
             case .status(let code): "/health answered \(code)"
+            case .shuttingDown: "/health says shutting_down (POST /shutdown)"
             }
         }
     }
@@ -89,7 +92,12 @@ public struct HealthProbe: Sendable {
         var body = Array(bytes[split.upperBound...])
         if head.lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
         let json = try? JSONDecoder().decode(JSONValue.self, from: Data(body))
-        guard code == 200 else { return .failure(.status(code)) }
+        guard code == 200 else {
+            if code == 503, case .object(let object) = json, object["status"] == .string("shutting_down") {
+                return .failure(.shuttingDown)
+            }
+            return .failure(.status(code))
+        }
         guard case .object(let object) = json, object["status"] == .string("ok") else {
             return .failure(.malformed("body without \"status\": \"ok\""))
         }

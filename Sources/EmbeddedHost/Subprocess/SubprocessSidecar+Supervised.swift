@@ -11,4 +11,17 @@ extension SubprocessSidecar: SupervisedSidecar {
     public nonisolated var restartKindWhenFaulty: RestartKind { .respawn }
 
     public func enableWatchdog(stallThreshold: Duration) async -> (any SidecarWatchdog)? { nil }
+
+    /// `GET /health`; a service that says `shutting_down` was asked to stop by a client
+    /// (the host's own stop is not probed): that is reported as the stop request at once,
+    /// before the child has exited (with status 0), so that failed probes in between are
+    /// not taken for a fault and restarted.
+    public func probeHealth(timeout: Duration) async -> Result<Void, HealthProbe.Failure> {
+        guard let endpoint = healthEndpoint else { return .failure(.connect("the service is not listening")) }
+        let result = await HealthProbe(host: endpoint.host, port: endpoint.port, timeout: timeout).check()
+        if case .failure(.shuttingDown) = result {
+            serviceAskedToStop("POST /shutdown (/health says shutting_down)")
+        }
+        return result.map { _ in () }
+    }
 }

@@ -10,7 +10,10 @@ import Glibc
 /// States: `idle → starting → running(g)`; `running → restarting(.respawn) → running(g+1)`;
 /// `running → stopping → stopped`; a start that cannot complete, or a child that exits
 /// while running, ends in `failed` (with a `failed` event, and ``waitUntilFailed()``
-/// throwing) so a supervisor can start it again. `g` counts the children started.
+/// throwing) so a supervisor can start it again. `g` counts the children started. A child
+/// that exits with status 0 was asked to stop (`POST /shutdown`: the service ends its own
+/// process): ``waitUntilFailed()`` throws ``SidecarError/stopRequested(reason:)`` instead,
+/// and a supervisor stops rather than restarts.
 ///
 /// The child: `<runtime>/bin/python -m uvicorn main:app --host H --port P` in the service
 /// folder, the token in its environment only, a process group of its own, killed with
@@ -31,7 +34,10 @@ public actor SubprocessSidecar: Sidecar {
     private var child: ChildProcess?
     private var generation = 0
     private var monitor: Task<Void, Never>?
-    private let failure = FailureSignal()
+    /// This run's end (crash or stop request), remembered; a new one for each start.
+    private var failure = Once<SidecarError>()
+    /// Why the service asked to stop (its process exited with status 0), for `stopped`.
+    private var stopReason: String?
 
     public init(configuration: SidecarConfiguration, logger: Logger = Logger(label: "cagent.sidecar")) {
         self.configuration = configuration
@@ -76,6 +82,8 @@ public actor SubprocessSidecar: Sidecar {
         }
         // A failed child may still be around (a start that timed out): it goes first.
         if let child { await terminate(child, politely: false) }
+        failure = Once()
+        stopReason = nil
         generation += 1
         state = .starting
         publish(.starting(generation: generation))
@@ -183,16 +191,31 @@ public actor SubprocessSidecar: Sidecar {
     private func childEnded(_ ended: ChildProcess, exit: ChildExit, generation: Int) {
         guard child === ended, state == .running(generation: generation) else { return }
         child = nil
+        if exit == .exited(status: 0) {
+            // uvicorn exits 0 only when it was asked to (a signal it got is raised again
+            // once it has shut down): here the service itself, after POST /shutdown.
+            serviceAskedToStop("POST /shutdown (the service process, pid \(ended.pid), exited with status 0)")
+            return
+        }
         let message = "the service process (pid \(ended.pid)) \(exit)"
         logger.error("\(message)")
         fail(message)
+    }
+
+    /// Records the service's stop request (once per run) and reports it to
+    /// ``waitUntilFailed()``: a supervisor then stops the sidecar instead of restarting it.
+    func serviceAskedToStop(_ reason: String) {
+        guard stopReason == nil else { return }
+        logger.notice("the service asked to stop: \(reason); stopping")
+        stopReason = reason
+        failure.fire(.stopRequested(reason: reason))
     }
 
     /// Returns only by throwing: ``SidecarError/serviceStopped(_:)`` when the running
     /// service ends without being asked to, or `CancellationError`.
     public func waitUntilFailed() async throws {
         if case .failed(let message) = state { throw SidecarError.serviceStopped(message) }
-        try await failure.wait()
+        try await failure.waitAndThrow()
     }
 
     // MARK: - Stop and restart
@@ -211,7 +234,7 @@ public actor SubprocessSidecar: Sidecar {
         monitor?.cancel()
         guard let child else {
             state = .stopped
-            publish(.stopped(clean: true, detail: nil))
+            publish(.stopped(clean: true, detail: stopReason.map { "the service asked to stop: \($0)" }))
             return
         }
         let outcome = await terminate(child, politely: true)
@@ -266,9 +289,10 @@ public actor SubprocessSidecar: Sidecar {
         }
         let timeout = configuration.shutdownTimeout
         let deadline = ContinuousClock.now + timeout
-        if let port {
+        if let port, stopReason == nil {
             // Runs end with shutting_down and MCP sessions close while the server still
-            // answers; at most half the timeout, so SIGTERM keeps its share.
+            // answers; at most half the timeout, so SIGTERM keeps its share. (Not when the
+            // service asked to stop: it has shut down already and is on its way out.)
             let shutdown = ShutdownRequest(host: configuration.host, port: port, token: token, timeout: timeout / 2)
             switch await shutdown.send() {
             case .answered(200): break
@@ -293,7 +317,7 @@ public actor SubprocessSidecar: Sidecar {
     private func fail(_ message: String) {
         state = .failed(message)
         publish(.failed(error: message))
-        failure.fire(message)
+        failure.fire(.serviceStopped(message))
     }
 
     private func publish(_ kind: SidecarEvent.Kind) {

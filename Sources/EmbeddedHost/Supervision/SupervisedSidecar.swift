@@ -11,7 +11,9 @@ public protocol SupervisedSidecar: Sidecar {
     func publish(_ event: SidecarEvent)
 
     /// Returns only by throwing: ``SidecarError/serviceStopped(_:)`` when the running
-    /// service ends without being asked to (a crash), or `CancellationError`.
+    /// service ends without being asked to (a crash), ``SidecarError/stopRequested(reason:)``
+    /// when the service asked to be stopped (`POST /shutdown`), or `CancellationError`.
+    /// An end that came before the call is reported too.
     func waitUntilFailed() async throws
 
     /// One health probe of the running service; `healthy` when `/health` says ok.

@@ -23,8 +23,8 @@ public actor Supervisor {
 
     private var policy: RestartPolicy
     private var watchdog: (any SidecarWatchdog)?
-    private let stopRequest = Latch()
-    private let finished = Latch()
+    private let stopRequest = Once<Void>()
+    private let finished = Once<Void>()
     private var running = false
     private var stopError: (any Error)?
     private let logger: Logger
@@ -162,6 +162,8 @@ public actor Supervisor {
                     return .cancelled
                 } catch SidecarError.serviceStopped(let detail) {
                     return .fault(.crashed(detail))
+                } catch SidecarError.stopRequested {
+                    return .stop  // POST /shutdown: stop, do not restart
                 } catch {
                     return .cancelled
                 }

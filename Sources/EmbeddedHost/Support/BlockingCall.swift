@@ -16,33 +16,11 @@ public enum BlockingCall {
     /// itself goes on (a thread blocked in C, or waiting for a GIL that never comes
     /// back, cannot be cancelled); its result is then dropped.
     public static func run<T: Sendable>(timeout: Duration, _ work: @escaping @Sendable () -> T) async -> T? {
-        let once = ResumeOnce<T?>()
-        return await withCheckedContinuation { continuation in
-            once.set(continuation)
-            let thread = Thread { once.resume(work()) }
-            thread.name = "cagent-blocking"
-            thread.start()
-            Task {
-                try? await Task.sleep(for: timeout)
-                once.resume(nil)
-            }
-        }
-    }
-}
-
-/// A continuation resumed by whichever of several racers comes first.
-final class ResumeOnce<T: Sendable>: Sendable {
-    private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
-
-    func set(_ value: CheckedContinuation<T, Never>) {
-        continuation.withLock { $0 = value }
-    }
-
-    func resume(_ value: T) {
-        continuation.withLock { slot in
-            let taken = slot
-            slot = nil
-            return taken
-        }?.resume(returning: value)
+        let answer = Once<T>()
+        let thread = Thread { answer.fire(work()) }
+        thread.name = "cagent-blocking"
+        thread.start()
+        guard await answer.wait(upTo: timeout) else { return nil }
+        return answer.value
     }
 }

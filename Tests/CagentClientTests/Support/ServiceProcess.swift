@@ -84,6 +84,16 @@ final class ServiceProcess: Sendable {
         self.box = box
     }
 
+    /// The exit status once the process has ended on its own (POST /shutdown), or nil if
+    /// it is still running after `bound`.
+    func waitForExit(within bound: Duration = .seconds(30)) async -> Int32? {
+        let deadline = ContinuousClock.now + bound
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within 10 s.
     func stop() async {
         guard process.isRunning else { return }

@@ -46,6 +46,23 @@ struct SupervisorTests {
         #expect(Array(types.prefix(7)) == ["starting", "healthy", "failed", "restarting", "starting", "healthy", "failed"])
     }
 
+    /// POST /shutdown: the service asked to stop. run() stops it and returns; no restart.
+    @Test func aStopTheServiceAsksForEndsRunWithoutARestart() async throws {
+        let sidecar = FakeSidecar()
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        await sidecar.requestStop("POST /shutdown")
+        try await run.value
+        #expect(await log.waitFor("stopped"))
+        #expect(await log.types == ["starting", "healthy", "stopping", "stopped"])
+        #expect(await sidecar.restarts.isEmpty)
+        #expect(await sidecar.starts == 1)
+        #expect(await supervisor.state == .stopped)
+        if case .stopped(_, let detail)? = await log.events.last?.kind { #expect(detail == "POST /shutdown") }
+    }
+
     @Test func failedProbesAreReportedThenRestartTheService() async throws {
         let sidecar = FakeSidecar()
         let log = EventLog(sidecar.events())

@@ -10,7 +10,8 @@ actor FakeSidecar: SupervisedSidecar {
     private(set) var state: SidecarState = .idle
     private let broadcaster = EventBroadcaster()
     private var generation = 0
-    private var failureWaiters: [CheckedContinuation<String?, Never>] = []
+    private var failureWaiters: [CheckedContinuation<SidecarError?, Never>] = []
+    private var stopReason: String?
     /// The next this many starts fail.
     var failingStarts = 0
     /// Every start fails.
@@ -63,7 +64,7 @@ actor FakeSidecar: SupervisedSidecar {
         }
         publish(SidecarEvent(.stopping))
         state = .stopped
-        publish(SidecarEvent(.stopped(clean: true, detail: nil)))
+        publish(SidecarEvent(.stopped(clean: true, detail: stopReason)))
     }
 
     func restart(_ kind: RestartKind) async throws {
@@ -87,19 +88,28 @@ actor FakeSidecar: SupervisedSidecar {
         publish(SidecarEvent(.failed(error: message)))
         let waiting = failureWaiters
         failureWaiters.removeAll()
-        for waiter in waiting { waiter.resume(returning: message) }
+        for waiter in waiting { waiter.resume(returning: .serviceStopped(message)) }
+    }
+
+    /// The service asks to be stopped (POST /shutdown).
+    func requestStop(_ reason: String) {
+        stopReason = reason
+        let waiting = failureWaiters
+        failureWaiters.removeAll()
+        for waiter in waiting { waiter.resume(returning: .stopRequested(reason: reason)) }
     }
 
     func waitUntilFailed() async throws {
         if case .failed(let message) = state { throw SidecarError.serviceStopped(message) }
-        let message = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+        if let stopReason { throw SidecarError.stopRequested(reason: stopReason) }
+        let end = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<SidecarError?, Never>) in
                 if Task.isCancelled { continuation.resume(returning: nil) } else { failureWaiters.append(continuation) }
             }
         } onCancel: {
             Task { await self.cancelWaiters() }
         }
-        if let message { throw SidecarError.serviceStopped(message) }
+        if let end { throw end }
         throw CancellationError()
     }
 

@@ -15,7 +15,9 @@ final class SidecarProcess: Sendable {
         let text = Mutex<(stdout: String, stderr: String)>(("", ""))
     }
 
-    init(arguments: [String], agents: String = Fixtures.faultAgentsDirectory) throws {
+    /// `standardInput`: a pipe the test holds (`--exit-with-parent` watches it for its end).
+    init(arguments: [String], agents: String = Fixtures.faultAgentsDirectory, standardInput: Pipe? = nil,
+         environment extra: [String: String] = [:]) throws {
         let directory = try Fixtures.temporaryDirectory()
         eventsFile = (directory as NSString).appendingPathComponent("events.jsonl")
         process = Process()
@@ -27,11 +29,13 @@ final class SidecarProcess: Sendable {
         environment["CAGENT_TOKEN"] = token
         environment["CAGENT_AGENTS_DIR"] = agents
         environment["CAGENT_KEEPALIVE_INTERVAL_S"] = "0.5"
+        environment.merge(extra) { $1 }
         process.environment = environment
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
+        if let standardInput { process.standardInput = standardInput }
         stdout.fileHandleForReading.readabilityHandler = { [output] handle in
             let text = String(decoding: handle.availableData, as: UTF8.self)
             output.text.withLock { $0.stdout += text }

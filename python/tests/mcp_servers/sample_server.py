@@ -1,7 +1,8 @@
 """A stdio MCP server for the tests, written with the SDK's MCPServer.
 
-Run as ``python sample_server.py [--prefix P]``; ``--prefix`` lets a second copy offer
-differently behaving tools under the same names (for the name clash tests).
+Run as ``python sample_server.py [--prefix P] [--linger S]``; ``--prefix`` lets a second
+copy offer differently behaving tools under the same names (for the name clash tests);
+``--linger`` makes a server that outlives its client by S seconds (the orphan tests).
 """
 
 from __future__ import annotations
@@ -16,7 +17,20 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--prefix", default="")
+parser.add_argument(
+    "--linger",
+    type=float,
+    default=0.0,
+    help="Keep the process alive this many seconds after its client is gone (a non-daemon "
+    "worker thread, as real servers have): the end of stdin alone does not end it.",
+)
 options = parser.parse_args()
+
+if options.linger:
+    import threading
+    import time
+
+    threading.Thread(target=time.sleep, args=(options.linger,), name="linger", daemon=False).start()
 
 server = MCPServer("sample")
 

@@ -25,7 +25,8 @@ logger = logging.getLogger("cagent.host")
 
 #: ``notify(kind, payload)``: a Swift callback. Kinds: "controller" (payload: the
 #: Controller), "serving" ({"generation", "restart"}), "warm_restart_failed" ({"error"}),
-#: "cold_restart_refused" ({"reasons"}).
+#: "cold_restart_refused" ({"reasons"}), "stop_requested" ({"reason"}: the service asked
+#: to be stopped, POST /shutdown).
 #:
 #: Options (JSON): "server" (ServerOptions), "generation", "first_interpreter" (the
 #: process's first: make libpython's lasting caches), "environment" (CAGENT_*),
@@ -176,6 +177,7 @@ async def _serve(
     finally:
         gc.enable()
     controller.app = server.app
+    _forward_stop_requests(server.app, notify)
     notify("serving", {"generation": generation_number, "restart": "warm" if reimport else None})
     while True:
         command = await controller.next_command()
@@ -193,6 +195,7 @@ async def _serve(
         if command == "warm":
             server = await _warm_restart(server, options, notify, generation_number, replaced)
             controller.app = server.app
+            _forward_stop_requests(server.app, notify)
             continue
         # What is left after the server's own shutdown (executor, threads) shares the
         # rest of the host's shutdown timeout, minus a margin for finalizing.
@@ -202,6 +205,16 @@ async def _serve(
             await asyncio.gather(*retiring, return_exceptions=True)
         await server.stop()
         return command
+
+
+def _forward_stop_requests(app: Any, notify: Notify) -> None:
+    """The service's stop requests (POST /shutdown) go to the host, which stops the
+    service the way it stops it on SIGTERM, and does not restart it."""
+    service = getattr(getattr(app, "state", None), "service", None)
+    if service is None or not hasattr(service, "on_stop_requested"):
+        logger.warning("the app has no AgentService on app.state.service: POST /shutdown will not stop the host")
+        return
+    service.on_stop_requested = lambda reason: notify("stop_requested", {"reason": reason})
 
 
 def _retire(replaced: list[EmbeddedServer], retiring: set[asyncio.Task[None]]) -> None:

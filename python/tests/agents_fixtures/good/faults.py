@@ -66,6 +66,17 @@ class Steps(Agent):
         return {"count": count, "context": context}
 
 
+class Flood(Agent):
+    id = "flood"
+    description = "Emits input.count events of input.size bytes each as fast as it can, then returns."
+
+    async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        count, payload = int(input.get("count", 100)), "x" * int(input.get("size", 1024))
+        for n in range(count):
+            await emit("thinking", {"n": n, "text": payload})
+        return {"count": count}
+
+
 class Gated(Agent):
     id = "gated"
     description = "Emits 'waiting', then waits for the test to open gate input.gate."
