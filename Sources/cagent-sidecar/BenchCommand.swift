@@ -315,7 +315,7 @@ private actor EventTimes {
 
     var lastRestartDelay: Duration? {
         for event in events.reversed() {
-            if case .restarting(_, _, _, let delay?) = event.kind { return delay }
+            if case .restarting(_, _, _, _, let delay?) = event.kind { return delay }
         }
         return nil
     }

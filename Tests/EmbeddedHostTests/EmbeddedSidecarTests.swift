@@ -89,7 +89,7 @@ struct EmbeddedSidecarTests {
         sidecar.closeEvents()
         let restarts = await recorder.events().filter { $0.type == "restarting" }
         #expect(restarts.count == cycles)
-        #expect(restarts.allSatisfy { $0.kind == .restarting(kind: .cold, reason: "requested") })
+        #expect(restarts.allSatisfy { $0.kind == .restarting(kind: .cold, reason: "requested", why: "requested") })
         #expect(!FileManager.default.fileExists(atPath: (previousCopy! as NSString).deletingLastPathComponent))
     }
 
@@ -113,7 +113,7 @@ struct EmbeddedSidecarTests {
         try await sidecar.stop()
         sidecar.closeEvents()
         #expect(await recorder.types() == ["starting", "healthy", "restarting", "healthy", "stopping", "stopped"])
-        #expect(await recorder.events()[2].kind == .restarting(kind: .warm, reason: "requested"))
+        #expect(await recorder.events()[2].kind == .restarting(kind: .warm, reason: "requested", why: "requested"))
     }
 
     @Test func warmRestartWithBrokenCodeKeepsTheRunningService() async throws {

@@ -143,7 +143,7 @@ struct SubprocessSidecarTests {
         sidecar.closeEvents()
         let all = await events.finished()
         #expect(all.map(\.type) == ["starting", "healthy", "restarting", "healthy", "stopping", "stopped"])
-        #expect(all[2].kind == .restarting(kind: .respawn, reason: "requested"))
+        #expect(all[2].kind == .restarting(kind: .respawn, reason: "requested", why: "requested"))
         #expect(all[3].kind == .healthy(generation: 2))
     }
 

@@ -34,7 +34,7 @@ struct SupervisedSubprocessTests {
         sidecar.closeEvents()
         let all = await events.finished()
         #expect(all.map(\.type) == ["starting", "healthy", "failed", "restarting", "starting", "healthy", "stopping", "stopped"])
-        guard all.count > 3, case .restarting(let kind, _, let attempt, _) = all[3].kind else {
+        guard all.count > 3, case .restarting(let kind, _, _, let attempt, _) = all[3].kind else {
             Issue.record("no restarting event: \(all.map(\.type))")
             return
         }

@@ -38,6 +38,9 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private var recentOutcomes: [(number: UInt64, outcome: Outcome)] = []
     private var outcomeCount: UInt64 = 0
     private var lastExit: InterpreterThread.Exit?
+    /// Why the last warm restart or warm recovery failed, until the service is healthy
+    /// again: the next recovery is cold.
+    private var lastWarmFailure: String?
     /// This run's end (crash or stop request), remembered: fired before anyone waits, it
     /// is still seen. A new one for each start.
     private var failure = Once<SidecarError>()
@@ -48,6 +51,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private enum Outcome: Sendable {
         case serving(generation: Int)
         case warmRestartFailed(String)
+        case loopEnded(String)
         case exited(InterpreterThread.Exit)
         case timedOut
     }
@@ -73,10 +77,33 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         return HealthEndpoint(host: socket.host, port: socket.port)
     }
 
-    /// A crashed interpreter thread has finalized its interpreter: the next start is a new one.
-    public nonisolated var restartKindAfterCrash: RestartKind { .cold }
-    /// Cold, which the interpreter thread turns into warm where cold is unsafe.
-    public nonisolated var restartKindWhenFaulty: RestartKind { .cold }
+    /// Warm first, while the interpreter is sound; cold when a warm restart has just
+    /// failed or the interpreter is gone (``RecoveryPlan`` states the rule).
+    public func recoveryPlan(after fault: String) -> RecoveryPlan {
+        if let lastWarmFailure {
+            return RecoveryPlan(kind: .cold, why: "a warm restart failed: \(lastWarmFailure)")
+        }
+        switch state {
+        case .running:
+            return RecoveryPlan(kind: .warm, why: "the interpreter is sound (its thread runs and takes commands)")
+        case .failed where thread?.awaitsRecovery == true:
+            return RecoveryPlan(kind: .warm, why: "the interpreter is sound: only its event loop ended")
+        default:
+            return RecoveryPlan(kind: .cold, why: "the interpreter has ended: a new one is needed")
+        }
+    }
+
+    /// Warm or cold as planned: a kept interpreter whose loop ended serves again (warm)
+    /// or is replaced (cold); a running one is restarted; an ended one starts anew.
+    public func recover(_ plan: RecoveryPlan, reason: String) async throws {
+        if case .failed = state, let thread, thread.awaitsRecovery {
+            try await recoverKeptInterpreter(thread, kind: plan.kind)
+        } else if case .running = state {
+            try await restart(plan.kind, reason: reason, announce: false)
+        } else {
+            try await start()
+        }
+    }
 
     public func enableWatchdog(stallThreshold: Duration) async -> (any SidecarWatchdog)? {
         watchdog.enable(threshold: stallThreshold)
@@ -114,6 +141,8 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             break
         case .failed where thread == nil:
             break
+        case .failed where thread?.awaitsRecovery == true:
+            return try await recover(recoveryPlan(after: "start"), reason: "start")
         default:
             throw SidecarError.notRunning(state)
         }
@@ -186,7 +215,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             }
             fail(message)
             throw SidecarError.serviceFailedToStart(message)
-        case .warmRestartFailed(let error):
+        case .warmRestartFailed(let error), .loopEnded(let error):
             fail(error)
             throw SidecarError.serviceFailedToStart(error)
         case .timedOut:
@@ -211,7 +240,11 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         publish(.stopping)
         let deadline = ContinuousClock.now + configuration.shutdownTimeout
         var exit = lastExit
-        if exit == nil, let thread {
+        if exit == nil, let thread, thread.awaitsRecovery {
+            // Its loop has ended: the thread only waits to be told; it finalizes now.
+            thread.recover(.stop)
+            if case .exited(let value) = await waitForThread(until: deadline, acceptServing: false) { exit = value }
+        } else if exit == nil, let thread {
             let unblocker = unblockIfStalled(thread, until: deadline)
             defer { unblocker?.cancel() }
             do {
@@ -250,7 +283,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             throw SidecarError.restartFailed("the embedded backend restarts warm or cold, not by respawning")
         }
         state = .restarting(kind)
-        if announce { publish(.restarting(kind: kind, reason: reason)) }
+        if announce { publish(.restarting(kind: kind, reason: reason, why: RecoveryPlan.requestedWhy)) }
         let deadline = ContinuousClock.now + configuration.startTimeout
         let unblocker = unblockIfStalled(thread, until: deadline)
         defer { unblocker?.cancel() }
@@ -273,8 +306,14 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             }
         case .warmRestartFailed(let error):
             state = .running(generation: generation)
+            if kind == .warm { lastWarmFailure = error }
             publish(.restartFailed(kind: kind, error: error))
             throw SidecarError.restartFailed(error)
+        case .loopEnded(let error):
+            let message = "the event loop ended during the restart: \(error)"
+            if kind == .warm { lastWarmFailure = message }
+            fail(message)
+            throw SidecarError.restartFailed(message)
         case .exited(let exit):
             let message = "the interpreter thread ended during the restart: \(exit)"
             fail(message)
@@ -284,6 +323,31 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             fail(message)
             throw SidecarError.restartFailed(message)
         }
+    }
+
+    /// The interpreter whose loop ended serves again in the same interpreter (warm) or
+    /// from a new one (cold).
+    private func recoverKeptInterpreter(_ thread: InterpreterThread, kind: RestartKind) async throws {
+        failure = Once()
+        state = .restarting(kind)
+        let deadline = ContinuousClock.now + configuration.startTimeout
+        let mark = outcomeCount
+        thread.recover(kind == .cold ? .cold : .warm)
+        let message: String
+        switch await waitForThread(until: deadline, after: mark) {
+        case .serving(let generation):
+            try await becomeHealthy(generation: generation, deadline: deadline)
+            return
+        case .loopEnded(let error), .warmRestartFailed(let error):
+            message = "the event loop ended again: \(error)"
+        case .exited(let exit):
+            message = "the interpreter thread ended: \(exit)"
+        case .timedOut:
+            message = "no service within \(configuration.startTimeout.seconds) s"
+        }
+        if kind == .warm { lastWarmFailure = message }
+        fail(message)
+        throw SidecarError.restartFailed(message)
     }
 
     /// With the watchdog on: while the loop has not taken the command just queued (it is
@@ -327,6 +391,13 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             logger.notice("the service asked to stop (\(reason)); stopping")
             stopReason = reason
             failure.fire(.stopRequested(reason: reason))
+        case .loopEnded(let error):
+            resumeWaiters(.loopEnded(error))
+            if case .running = state {
+                // Nobody asked. The thread keeps the interpreter and waits for
+                // recover(): the supervisor's plan is a warm restart.
+                fail("the service's event loop ended: \(error)")
+            }
         case .exited(let exit):
             lastExit = exit
             if case .finalizeSkipped = exit {
@@ -396,6 +467,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             switch await probe.check() {
             case .success:
                 state = .running(generation: generation)
+                lastWarmFailure = nil
                 publish(.healthy(generation: generation))
                 thread?.copyAhead()
                 return

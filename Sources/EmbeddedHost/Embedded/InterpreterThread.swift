@@ -20,7 +20,21 @@ final class InterpreterThread: Sendable {
         case warmRestartFailed(error: String)
         /// The service asked to be stopped (`POST /shutdown`); the host decides.
         case stopRequested(reason: String)
+        /// The event loop of a serving generation ended by itself (an exception, or a
+        /// `SystemExit` out of a loop callback). The interpreter is kept: the thread waits
+        /// for ``recover(_:)``.
+        case loopEnded(error: String)
         case exited(Exit)
+    }
+
+    /// What the thread does with an interpreter whose loop ended by itself.
+    enum Recovery: Sendable {
+        /// Serve again in the same interpreter, the service's modules imported anew.
+        case warm
+        /// Finalize, and serve from a new interpreter.
+        case cold
+        /// Finalize, and end.
+        case stop
     }
 
     enum Exit: Sendable, Equatable {
@@ -60,6 +74,11 @@ final class InterpreterThread: Sendable {
     /// Direct calls from Swift to the running generation's loop.
     let directCalls = DirectCallQueue()
     private let precopy = ExtensionPrecopy()
+    /// Whether the current run of the loop announced "serving" (a failure after that is
+    /// a crash of a serving loop, before it a failed start).
+    private let served = Atomic<Bool>(false)
+    /// Set while the thread waits after a ``Event/loopEnded(error:)``.
+    private let pendingRecovery = Mutex<Once<Recovery>?>(nil)
 
     init(launch: Launch, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.launch = launch
@@ -194,7 +213,8 @@ final class InterpreterThread: Sendable {
         }
         var reimport = false
         while true {
-            let outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport, first: first)
+            served.store(false, ordering: .relaxed)
+            var outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport, first: first)
             // The loop has closed: calls it did not answer end now, not never.
             directCalls.closeInbox()
             let (blockers, abandoned) = GIL.withLock { () -> ([String], [String]) in
@@ -203,6 +223,22 @@ final class InterpreterThread: Sendable {
                 link.detach()
                 GenerationHeap.noteStaticTypes()
                 return (threadNames("finalize_blockers"), threadNames("abandoned_threads"))
+            }
+            if case .failure(let error) = outcome, served.load(ordering: .relaxed) {
+                // A loop that served and then ended by itself leaves a sound interpreter:
+                // the sidecar decides (warm first; cold when that fails).
+                let decision = Once<Recovery>()
+                pendingRecovery.withLock { $0 = decision }
+                onEvent(.loopEnded(error: error.description))
+                let recovery = decision.waitBlocking()
+                pendingRecovery.withLock { $0 = nil }
+                switch recovery {
+                case .warm:
+                    reimport = true
+                    continue
+                case .cold: outcome = .success(.cold)
+                case .stop: outcome = .success(.stop)
+                }
             }
             if !blockers.isEmpty {
                 if case .success(.cold) = outcome {
@@ -311,6 +347,7 @@ final class InterpreterThread: Sendable {
         let payload = (try? JSONValue(python: arguments[1])) ?? .null
         switch name {
         case "serving":
+            served.store(true, ordering: .relaxed)
             let restart: RestartKind?
             if case .object(let object) = payload, case .string(let kind)? = object["restart"] {
                 restart = RestartKind(rawValue: kind)
@@ -351,6 +388,18 @@ final class InterpreterThread: Sendable {
               case .array(let list)? = try? JSONValue(python: names)
         else { return [] }
         return list.compactMap { if case .string(let name) = $0 { name } else { nil } }
+    }
+
+    /// Tells the thread what to do with an interpreter whose loop ended by itself; false
+    /// when it is not waiting for that.
+    @discardableResult
+    func recover(_ recovery: Recovery) -> Bool {
+        pendingRecovery.withLock { $0 }?.fire(recovery) ?? false
+    }
+
+    /// Whether the thread keeps an interpreter whose loop ended, waiting for ``recover(_:)``.
+    var awaitsRecovery: Bool {
+        pendingRecovery.withLock { $0 } != nil
     }
 
     /// Stops copying ahead and waits for the file being copied (at most one).

@@ -6,9 +6,10 @@ public struct SidecarEvent: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case starting(generation: Int)
         case healthy(generation: Int)
-        /// `attempt` and `delay` are set when the ``Supervisor`` restarts on its own
-        /// (the delay is the backoff it waits before doing it); nil on request.
-        case restarting(kind: RestartKind, reason: String, attempt: Int? = nil, delay: Duration? = nil)
+        /// `reason` is what happened; `why` says why this `kind` (the recovery rule, see
+        /// ``RecoveryPlan``). `attempt` and `delay` are set when the ``Supervisor``
+        /// restarts on its own (the delay is the backoff it waits first); nil on request.
+        case restarting(kind: RestartKind, reason: String, why: String, attempt: Int? = nil, delay: Duration? = nil)
         /// A health probe failed; `failures` counts consecutive ones.
         case unhealthy(reason: String, failures: Int)
         /// The event loop did not run the watchdog's heartbeat within the stall threshold.
@@ -62,9 +63,10 @@ public struct SidecarEvent: Sendable, Equatable {
         switch kind {
         case .starting(let generation), .healthy(let generation):
             object["generation"] = .integer(generation)
-        case .restarting(let kind, let reason, let attempt, let delay):
+        case .restarting(let kind, let reason, let why, let attempt, let delay):
             object["kind"] = .string(kind.rawValue)
             object["reason"] = .string(reason)
+            object["why"] = .string(why)
             if let attempt { object["attempt"] = .integer(attempt) }
             if let delay { object["delay_ms"] = .integer(Int(delay.milliseconds)) }
         case .unhealthy(let reason, let failures):

@@ -7,8 +7,9 @@ extension SubprocessSidecar: SupervisedSidecar {
         return HealthEndpoint(host: configuration.host, port: port)
     }
 
-    public nonisolated var restartKindAfterCrash: RestartKind { .respawn }
-    public nonisolated var restartKindWhenFaulty: RestartKind { .respawn }
+    public func recoveryPlan(after fault: String) -> RecoveryPlan {
+        RecoveryPlan(kind: .respawn, why: "the subprocess backend replaces its child")
+    }
 
     public func enableWatchdog(stallThreshold: Duration) async -> (any SidecarWatchdog)? { nil }
 

@@ -259,7 +259,7 @@ public actor SubprocessSidecar: Sidecar {
         }
         guard case .running = state, let child else { throw SidecarError.notRunning(state) }
         state = .restarting(.respawn)
-        if announce { publish(.restarting(kind: .respawn, reason: reason)) }
+        if announce { publish(.restarting(kind: .respawn, reason: reason, why: RecoveryPlan.requestedWhy)) }
         monitor?.cancel()
         let outcome = await terminate(child, politely: true)
         self.child = nil

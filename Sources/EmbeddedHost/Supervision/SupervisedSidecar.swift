@@ -23,13 +23,14 @@ public protocol SupervisedSidecar: Sidecar {
     /// Where `/health` answers, while the service runs.
     var healthEndpoint: HealthEndpoint? { get async }
 
-    /// How this backend replaces a service that crashed (embedded: a new interpreter,
-    /// `.cold`; subprocess: `.respawn`). The supervisor then calls ``Sidecar/start()``.
-    var restartKindAfterCrash: RestartKind { get }
+    /// How this backend will bring the service back after `fault` (a crash, failed
+    /// probes, a stall that persisted, a failed restart), and why that way. The
+    /// supervisor publishes it in its `restarting` event, then calls ``recover(_:reason:)``.
+    func recoveryPlan(after fault: String) async -> RecoveryPlan
 
-    /// How this backend replaces a running but faulty service (embedded: `.cold`, which
-    /// it turns into `.warm` where a cold restart is unsafe; subprocess: `.respawn`).
-    var restartKindWhenFaulty: RestartKind { get }
+    /// Brings the service back by `plan`. The default starts a service that is not
+    /// running and restarts (`announce: false`) one that is.
+    func recover(_ plan: RecoveryPlan, reason: String) async throws
 
     /// ``Sidecar/restart(_:)`` with the reason recorded; `announce: false` when the
     /// supervisor has already published its own `restarting` event.
@@ -51,6 +52,13 @@ public struct HealthEndpoint: Sendable, Equatable {
 }
 
 extension SupervisedSidecar {
+    public func recover(_ plan: RecoveryPlan, reason: String) async throws {
+        switch await state {
+        case .running, .restarting: try await restart(plan.kind, reason: reason, announce: false)
+        default: try await start()
+        }
+    }
+
     public func probeHealth(timeout: Duration) async -> Result<Void, HealthProbe.Failure> {
         guard let endpoint = await healthEndpoint else { return .failure(.connect("the service is not listening")) }
         return await HealthProbe(host: endpoint.host, port: endpoint.port, timeout: timeout).check().map { _ in () }

@@ -7,9 +7,12 @@ import Logging
 /// /health` at the interval, and, when the backend has one, the watchdog's stall reports
 /// — and handles one fault at a time on its actor:
 ///
-/// - crash, or a start that fails (an agents module that raises on import): start again,
-///   after the backoff delay (`restarting` with kind cold/respawn);
+/// - crash, or a start that fails (an agents module that raises on import): bring it back
+///   after the backoff delay;
 /// - ``HealthCheckConfig/maxRetries`` failed probes in a row (`unhealthy` for each): restart;
+///
+/// the backend says how (``SupervisedSidecar/recoveryPlan(after:)``: warm first for the
+/// embedded one) and the `restarting` event says which kind and why;
 /// - stall: the recovery ladder (`stalled` → interrupt → `interrupted`, or restart, or
 ///   `wedged`), see ``handleStall(_:)``.
 ///
@@ -227,19 +230,15 @@ public actor Supervisor {
             sidecar.publish(SidecarEvent(.circuitOpen(restarts: restarts, lastError: reason)))
             throw SupervisorError.circuitOpen(restarts: restarts, lastError: reason)
         case .restart(let attempt, let delay):
-            let needsStart = await sidecarNeedsStart()
-            let kind = needsStart ? sidecar.restartKindAfterCrash : sidecar.restartKindWhenFaulty
-            logger.warning("restarting (\(kind.rawValue)) in \(delay.milliseconds) ms, attempt \(attempt)", metadata: ["reason": "\(reason)"])
-            sidecar.publish(SidecarEvent(.restarting(kind: kind, reason: reason, attempt: attempt, delay: delay)))
+            let plan = await sidecar.recoveryPlan(after: reason)
+            logger.warning("restarting (\(plan.kind.rawValue)) in \(delay.milliseconds) ms, attempt \(attempt)",
+                           metadata: ["reason": "\(reason)", "why": "\(plan.why)"])
+            sidecar.publish(SidecarEvent(.restarting(kind: plan.kind, reason: reason, why: plan.why, attempt: attempt, delay: delay)))
             state = .backingOff(attempt: attempt, delay: delay)
             if await stopRequest.wait(upTo: delay) { return nil }
             state = .restarting(attempt: attempt)
             do {
-                if needsStart {
-                    try await sidecar.start()
-                } else {
-                    try await sidecar.restart(kind, reason: reason, announce: false)
-                }
+                try await sidecar.recover(plan, reason: reason)
                 becameHealthy()
                 return nil
             } catch {
@@ -253,13 +252,6 @@ public actor Supervisor {
                 }
                 return .restartFailed(detail)
             }
-        }
-    }
-
-    private func sidecarNeedsStart() async -> Bool {
-        switch await sidecar.state {
-        case .running, .restarting: false
-        default: true
         }
     }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// A value that is set once and remembered, and that any number of tasks can wait for.
@@ -19,6 +20,8 @@ final class Once<Value: Sendable>: Sendable {
     private struct State {
         var value: Value?
         var waiters: [UInt64: CheckedContinuation<Value?, Never>] = [:]
+        /// Threads blocked in ``waitBlocking()``.
+        var sleepers: [DispatchSemaphore] = []
         var nextID: UInt64 = 0
     }
 
@@ -35,15 +38,33 @@ final class Once<Value: Sendable>: Sendable {
     /// Returns whether this call was that first one.
     @discardableResult
     func fire(_ value: Value) -> Bool {
-        let waiters = state.withLock { state -> [CheckedContinuation<Value?, Never>]? in
+        let woken = state.withLock { state -> ([CheckedContinuation<Value?, Never>], [DispatchSemaphore])? in
             guard state.value == nil else { return nil }
             state.value = value
-            defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
+            defer {
+                state.waiters.removeAll()
+                state.sleepers.removeAll()
+            }
+            return (Array(state.waiters.values), state.sleepers)
         }
-        guard let waiters else { return false }
+        guard let (waiters, sleepers) = woken else { return false }
         for waiter in waiters { waiter.resume(returning: value) }
+        for sleeper in sleepers { sleeper.signal() }
         return true
+    }
+
+    /// The value, blocking the calling thread until it is fired: for a thread that is not
+    /// a task (the interpreter's, waiting to be told what to do after its loop crashed).
+    func waitBlocking() -> Value {
+        let sleeper = DispatchSemaphore(value: 0)
+        if let value = state.withLock({ state -> Value? in
+            if state.value == nil { state.sleepers.append(sleeper) }
+            return state.value
+        }) {
+            return value
+        }
+        sleeper.wait()
+        return state.withLock { $0.value! }
     }
 
     /// The value: at once when already fired, else when it is. Nil only when the waiting

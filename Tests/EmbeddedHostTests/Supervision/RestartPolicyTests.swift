@@ -112,14 +112,14 @@ import Testing
 
     @Test func eventsHaveTheirWireFields() throws {
         let at = Date(timeIntervalSince1970: 1_700_000_000)
-        let restarting = SidecarEvent(.restarting(kind: .cold, reason: "crashed: x", attempt: 2, delay: .milliseconds(2000)), timestamp: at)
-        #expect(restarting.json == ["type": "restarting", "ts": 1_700_000_000.0, "kind": "cold", "reason": "crashed: x", "attempt": 2, "delay_ms": 2000])
+        let restarting = SidecarEvent(.restarting(kind: .cold, reason: "crashed: x", why: "the interpreter has ended", attempt: 2, delay: .milliseconds(2000)), timestamp: at)
+        #expect(restarting.json == ["type": "restarting", "ts": 1_700_000_000.0, "kind": "cold", "reason": "crashed: x", "why": "the interpreter has ended", "attempt": 2, "delay_ms": 2000])
         let stalled = SidecarEvent(.stalled(StallReport(stalledFor: .milliseconds(1234), stacks: "s", agent: "a", requestID: "r", gilAvailable: true)), timestamp: at)
         #expect(stalled.json == ["type": "stalled", "ts": 1_700_000_000.0, "stalled_ms": 1234, "stacks": "s", "agent": "a", "request_id": "r", "gil": "available"])
         #expect(SidecarEvent(.unhealthy(reason: "r", failures: 2), timestamp: at).json == ["type": "unhealthy", "ts": 1_700_000_000.0, "reason": "r", "failures": 2])
         #expect(SidecarEvent(.interrupted(agent: nil, requestID: "r"), timestamp: at).json == ["type": "interrupted", "ts": 1_700_000_000.0, "agent": nil, "request_id": "r"])
         #expect(SidecarEvent(.wedged(stacks: "s", detail: "d", policy: .exit), timestamp: at).json == ["type": "wedged", "ts": 1_700_000_000.0, "stacks": "s", "detail": "d", "policy": "exit"])
         #expect(SidecarEvent(.circuitOpen(restarts: 5, lastError: "e"), timestamp: at).json == ["type": "circuit_open", "ts": 1_700_000_000.0, "restarts": 5, "last_error": "e"])
-        #expect(SidecarEvent(.restarting(kind: .warm, reason: "requested"), timestamp: at).json == ["type": "restarting", "ts": 1_700_000_000.0, "kind": "warm", "reason": "requested"])
+        #expect(SidecarEvent(.restarting(kind: .warm, reason: "requested", why: "requested"), timestamp: at).json == ["type": "restarting", "ts": 1_700_000_000.0, "kind": "warm", "reason": "requested", "why": "requested"])
     }
 }

@@ -20,7 +20,7 @@ struct SupervisorTests {
 
     private func restarts(_ events: [SidecarEvent]) -> [(attempt: Int?, delay: Int64?, kind: RestartKind)] {
         events.compactMap {
-            if case .restarting(let kind, _, let attempt, let delay) = $0.kind { (attempt, delay?.milliseconds, kind) } else { nil }
+            if case .restarting(let kind, _, _, let attempt, let delay) = $0.kind { (attempt, delay?.milliseconds, kind) } else { nil }
         }
     }
 

@@ -27,8 +27,9 @@ actor FakeSidecar: SupervisedSidecar {
 
     var baseURL: URL? { nil }
     var healthEndpoint: HealthEndpoint? { nil }
-    nonisolated var restartKindAfterCrash: RestartKind { .respawn }
-    nonisolated var restartKindWhenFaulty: RestartKind { .respawn }
+    func recoveryPlan(after fault: String) -> RecoveryPlan {
+        RecoveryPlan(kind: .respawn, why: "a fake replaces its service")
+    }
 
     nonisolated func events() -> AsyncStream<SidecarEvent> { broadcaster.subscribe() }
     nonisolated func publish(_ event: SidecarEvent) { broadcaster.publish(event) }
@@ -74,7 +75,7 @@ actor FakeSidecar: SupervisedSidecar {
     func restart(_ kind: RestartKind, reason: String, announce: Bool) async throws {
         guard case .running = state else { throw SidecarError.notRunning(state) }
         restarts.append((kind, reason))
-        if announce { publish(SidecarEvent(.restarting(kind: kind, reason: reason))) }
+        if announce { publish(SidecarEvent(.restarting(kind: kind, reason: reason, why: RecoveryPlan.requestedWhy))) }
         generation += 1
         state = .running(generation: generation)
         healthy = true
