@@ -5,7 +5,9 @@ when the response has ended, so for an SSE stream the duration is the stream's.
 The query string is not logged: the stream endpoint may carry the token there.
 
 A successful ``GET /health`` is logged at DEBUG (``logs.quiet``): the host probes it
-every few seconds. A failing probe is logged like any request.
+every few seconds. A failing probe is logged like any request. So is the one request an
+embedding host sends after a restart to build what the service builds on first use
+(``X-Cagent-Warm-Up``; Sources/EmbeddedHost/Python/cagent_host/warmup.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from logs import quiet
 log = logging.getLogger("cagent.access")
 
 HEADER = "X-Request-ID"
+WARM_UP = b"x-cagent-warm-up"
 
 
 class RequestLog:
@@ -33,6 +36,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
+        warming_up = any(name == WARM_UP for name, _ in scope.get("headers", ()))
         # A copy: the server may share the lifespan state dict between requests.
         scope["state"] = {**scope.get("state", {}), "request_id": request_id}
         status = 500
@@ -51,7 +55,7 @@ class RequestLog:
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
             client = scope.get("client")
             log.log(
-                logging.DEBUG if quiet(scope["path"], status) else logging.INFO,
+                logging.DEBUG if quiet(scope["path"], status) or warming_up else logging.INFO,
                 "%s %s %d %.1fms request_id=%s",
                 scope["method"], scope["path"], status, duration_ms, request_id,
                 extra={

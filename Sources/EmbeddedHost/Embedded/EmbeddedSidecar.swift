@@ -41,6 +41,8 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     /// Why the last warm restart or warm recovery failed, until the service is healthy
     /// again: the next recovery is cold.
     private var lastWarmFailure: String?
+    /// Fired when the thread has retired what a restart replaced (see ``retire(_:)``).
+    private var retired: Once<Void>?
     /// This run's end (crash or stop request), remembered: fired before anyone waits, it
     /// is still seen. A new one for each start.
     private var failure = Once<SidecarError>()
@@ -297,13 +299,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         }
         switch await waitForThread(until: deadline, after: mark) {
         case .serving(let next):
-            try await becomeHealthy(generation: next, deadline: deadline)
-            // A warm restart's old server served until now; it drains in the background.
-            do {
-                try await thread.request(.retire, timeout: configuration.shutdownTimeout)
-            } catch {
-                logger.warning("cannot retire the replaced server; it stops with the service: \(error)")
-            }
+            try await becomeHealthy(generation: next, deadline: deadline) { await self.retire(thread) }
         case .warmRestartFailed(let error):
             state = .running(generation: generation)
             if kind == .warm { lastWarmFailure = error }
@@ -336,7 +332,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         let message: String
         switch await waitForThread(until: deadline, after: mark) {
         case .serving(let generation):
-            try await becomeHealthy(generation: generation, deadline: deadline)
+            try await becomeHealthy(generation: generation, deadline: deadline) { await self.retire(thread) }
             return
         case .loopEnded(let error), .warmRestartFailed(let error):
             message = "the event loop ended again: \(error)"
@@ -391,6 +387,8 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             logger.notice("the service asked to stop (\(reason)); stopping")
             stopReason = reason
             failure.fire(.stopRequested(reason: reason))
+        case .retired:
+            retired?.fire()
         case .loopEnded(let error):
             resumeWaiters(.loopEnded(error))
             if case .running = state {
@@ -425,11 +423,11 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         until deadline: ContinuousClock.Instant, acceptServing: Bool = true, after mark: UInt64? = nil
     ) async -> Outcome {
         if let lastExit { return .exited(lastExit) }
-        if let mark, let early = recentOutcomes.first(where: { entry in
-            guard entry.number > mark else { return false }
-            if case .serving = entry.outcome { return acceptServing }
+        func accepted(_ outcome: Outcome) -> Bool {
+            if case .serving = outcome { return acceptServing }
             return true
-        }) {
+        }
+        if let mark, let early = recentOutcomes.first(where: { $0.number > mark && accepted($0.outcome) }) {
             return early.outcome
         }
         nextWaiter += 1
@@ -441,7 +439,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         defer { timer.cancel() }
         while true {
             let outcome = await withCheckedContinuation { waiters[id] = $0 }
-            if case .serving = outcome, !acceptServing { continue }
+            if !accepted(outcome) { continue }
             return outcome
         }
     }
@@ -459,13 +457,35 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         for waiter in current.values { waiter.resume(returning: outcome) }
     }
 
-    private func becomeHealthy(generation: Int, deadline: ContinuousClock.Instant) async throws {
+    /// After a restart: what it replaced (a warm restart's old server, or the service of
+    /// a loop that ended) is stopped and collected before the restart counts as done, so
+    /// that its teardown (a full collection, ~40 ms) never lands on the new service's
+    /// first requests. The new server serves meanwhile.
+    private func retire(_ thread: InterpreterThread) async {
+        let done = Once<Void>()
+        retired = done
+        defer { retired = nil }
+        do {
+            try await thread.request(.retire, timeout: configuration.shutdownTimeout)
+        } catch {
+            logger.warning("cannot retire the replaced server; it stops with the service: \(error)")
+            return
+        }
+        if await !done.wait(upTo: configuration.shutdownTimeout) {
+            logger.warning("the replaced server was not retired within the shutdown timeout")
+        }
+    }
+
+    private func becomeHealthy(
+        generation: Int, deadline: ContinuousClock.Instant, beforeAnnouncing: (() async -> Void)? = nil
+    ) async throws {
         guard let socket else { throw SidecarError.notRunning(state) }
         let probe = HealthProbe(host: socket.host, port: socket.port, timeout: .milliseconds(500))
         var lastFailure = "no probe made"
         while ContinuousClock.now < deadline {
             switch await probe.check() {
             case .success:
+                await beforeAnnouncing?()
                 state = .running(generation: generation)
                 lastWarmFailure = nil
                 publish(.healthy(generation: generation))

@@ -24,6 +24,8 @@ final class InterpreterThread: Sendable {
         /// `SystemExit` out of a loop callback). The interpreter is kept: the thread waits
         /// for ``recover(_:)``.
         case loopEnded(error: String)
+        /// What a restart replaced is stopped and collected (after ``Command/retire``).
+        case retired
         case exited(Exit)
     }
 
@@ -369,6 +371,8 @@ final class InterpreterThread: Sendable {
             // The previous server goes on serving: watch it again.
             link.startWatching()
             onEvent(.warmRestartFailed(error: message))
+        case "retired":
+            onEvent(.retired)
         case "stop_requested":
             var reason = "the service asked"
             if case .object(let object) = payload, case .string(let text)? = object["reason"] { reason = text }

@@ -20,6 +20,7 @@ from typing import Any
 from . import generation, watchdog
 from .direct import DirectCalls
 from .server import EmbeddedServer, ServerOptions, clear_function_caches, import_app
+from .warmup import warm_up
 
 logger = logging.getLogger("cagent.host")
 
@@ -170,6 +171,9 @@ async def _serve(
     notify("controller", controller)
     replaced: list[EmbeddedServer] = []
     retiring: set[asyncio.Task[None]] = set()
+    # Serving again in this interpreter (the loop had ended): the earlier run's service
+    # is garbage to collect, at the host's "retire" as for a replaced server.
+    garbage = [reimport]
     try:
         server = EmbeddedServer(import_app(options, fresh=reimport), options)
         await server.start()
@@ -182,7 +186,7 @@ async def _serve(
     while True:
         command = await controller.next_command()
         if command == "retire":
-            _retire(replaced, retiring)
+            _retire(replaced, retiring, notify, collect=garbage.pop() if garbage else False, app=server.app)
             continue
         notify("command", {"command": command})
         if command == "cold":
@@ -200,7 +204,7 @@ async def _serve(
         # What is left after the server's own shutdown (executor, threads) shares the
         # rest of the host's shutdown timeout, minus a margin for finalizing.
         stop_deadline.append(time.monotonic() + options.shutdown_timeout_s * 0.8)
-        _retire(replaced, retiring)
+        _retire(replaced, retiring, None)
         if retiring:
             await asyncio.gather(*retiring, return_exceptions=True)
         await server.stop()
@@ -217,27 +221,41 @@ def _forward_stop_requests(app: Any, notify: Notify) -> None:
     service.on_stop_requested = lambda reason: notify("stop_requested", {"reason": reason})
 
 
-def _retire(replaced: list[EmbeddedServer], retiring: set[asyncio.Task[None]]) -> None:
-    """Stop the replaced servers in the background; a later stop waits for them."""
-    for old in replaced:
-        task = asyncio.get_running_loop().create_task(_stop_and_collect(old), name="cagent-retire-server")
-        retiring.add(task)
-        task.add_done_callback(retiring.discard)
+def _retire(
+    replaced: list[EmbeddedServer],
+    retiring: set[asyncio.Task[None]],
+    notify: Notify | None,
+    collect: bool = False,
+    app: Any = None,
+) -> None:
+    """Stop the replaced servers and collect what they leave, then warm the new service
+    up (``warmup``), in the background; then say "retired" (the host counts a restart
+    until then). A later stop waits for it."""
+    old = list(replaced)
     replaced.clear()
+    task = asyncio.get_running_loop().create_task(_stop_and_collect(old, notify, collect, app), name="cagent-retire-server")
+    retiring.add(task)
+    task.add_done_callback(retiring.discard)
 
 
-async def _stop_and_collect(old: EmbeddedServer) -> None:
-    """Stop a replaced server, then collect its app and modules at once: left to the
+async def _stop_and_collect(old: list[EmbeddedServer], notify: Notify | None, collect: bool = True, app: Any = None) -> None:
+    """Stop replaced servers, then collect their apps and modules at once: left to the
     collector's thresholds, that full collection (~40 ms here) landed at a random later
-    moment, often inside the next restart or a request. Nothing may still hold it: caches
-    of functions are emptied (``clear_function_caches``), and the old service, frozen
-    with everything else (``_loaded``), is unfrozen for this collection."""
-    await old.stop()
-    del old
-    clear_function_caches()
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
+    moment, often inside the next restart or a request. Nothing may still hold them:
+    caches of functions are emptied (``clear_function_caches``), and the old service,
+    frozen with everything else (``_loaded``), is unfrozen for this collection."""
+    if old or collect:
+        for server in old:
+            await server.stop()
+        old.clear()
+        clear_function_caches()
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+    if app is not None:
+        await warm_up(app)
+    if notify is not None:
+        notify("retired", {})
 
 
 def _loaded() -> None:
