@@ -108,4 +108,5 @@ final class SidecarProcess: Sendable {
 
 extension Fixtures {
     static let faultAgentsDirectory = (testsDirectory as NSString).appendingPathComponent("Fixtures/fault_agents")
+    static let importOnceAgentsDirectory = (testsDirectory as NSString).appendingPathComponent("Fixtures/import_once_agents")
 }
