@@ -17,7 +17,8 @@ struct RunCommand: AsyncParsableCommand {
             The token is CAGENT_TOKEN when set, else generated for this launch.
             The supervisor probes /health, watches the event loop, and restarts with backoff;
             all durations are in seconds. Exit status: 0 after a graceful stop, 1 when it gave
-            up (circuit open) or failed, 75 when the service is wedged and --on-wedged is exit.
+            up (circuit open) or failed, 75 when the service is wedged and --on-wedged is exit,
+            or a cold restart was needed past --cold-restart-budget and --on-exhausted is exit.
             """
     )
 
@@ -169,6 +170,12 @@ struct RunCommand: AsyncParsableCommand {
         if let failure {
             let message = (failure as? SidecarError)?.description ?? (failure as? SupervisorError)?.description ?? "\(failure)"
             FileHandle.standardError.write(Data("cagent-sidecar: \(message)\n".utf8))
+            if case SupervisorError.restartExhausted? = failure as? SupervisorError {
+                // Stopped gracefully; an outer supervisor restarts the process, which gives
+                // back what cold restarts kept.
+                FileHandle.standardError.write(Data("cagent-sidecar: exiting with status \(WedgedPolicy.exitStatus) (--on-exhausted exit)\n".utf8))
+                throw ExitCode(WedgedPolicy.exitStatus)
+            }
             if case SupervisorError.wedged? = failure as? SupervisorError {
                 // The interpreter thread is stuck in C code holding the GIL: it can be
                 // neither stopped nor finalized. Exit for an outer supervisor to restart us.

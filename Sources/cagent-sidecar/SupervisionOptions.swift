@@ -39,6 +39,12 @@ struct SupervisionOptions: ParsableArguments {
     @Option(help: "When wedged: exit (status 75, for an outer supervisor to restart the app) or stay (up, degraded).")
     var onWedged: String = "exit"
 
+    @Option(help: "MB of resident memory cold restarts may add to the process (each keeps ~2 MB, the first ~40 MB); past it a needed cold restart is not made (restart_exhausted). 0 disables cold restarts.")
+    var coldRestartBudget: Int = 256
+
+    @Option(help: "When a cold restart is needed past the budget: exit (status 75) or stay (up as it is, no more restarts).")
+    var onExhausted: String = "exit"
+
     func validate() throws {
         _ = try healthCheckConfig(shutdownTimeout: 5)
     }
@@ -61,6 +67,14 @@ struct SupervisionOptions: ParsableArguments {
             throw ValidationError("--on-wedged must be exit or stay (got \(onWedged))")
         }
         config.onWedged = policy
+        guard let exhausted = WedgedPolicy(rawValue: onExhausted) else {
+            throw ValidationError("--on-exhausted must be exit or stay (got \(onExhausted))")
+        }
+        config.onExhausted = exhausted
+        guard coldRestartBudget >= 0, coldRestartBudget <= Int.max >> 20 else {
+            throw ValidationError("--cold-restart-budget must be 0 or more MB (got \(coldRestartBudget))")
+        }
+        config.coldRestartBudget = coldRestartBudget << 20
         do {
             try config.validate()
         } catch {

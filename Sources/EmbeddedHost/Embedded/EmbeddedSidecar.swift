@@ -41,6 +41,12 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     /// Why the last warm restart or warm recovery failed, until the service is healthy
     /// again: the next recovery is cold.
     private var lastWarmFailure: String?
+    /// Resident memory the cold restarts (and starts after the first) have added so far:
+    /// for each, the process's RSS once the new interpreter is healthy minus before.
+    public private(set) var coldRestartGrowth = 0
+    /// Whether this process has run an interpreter before: a start after that is a cold
+    /// restart as far as memory goes.
+    private var started = false
     /// Fired when the thread has retired what a restart replaced (see ``retire(_:)``).
     private var retired: Once<Void>?
     /// This run's end (crash or stop request), remembered: fired before anyone waits, it
@@ -99,12 +105,22 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     /// or is replaced (cold); a running one is restarted; an ended one starts anew.
     public func recover(_ plan: RecoveryPlan, reason: String) async throws {
         if case .failed = state, let thread, thread.awaitsRecovery {
-            try await recoverKeptInterpreter(thread, kind: plan.kind)
+            try await measuringCold(plan.kind) { try await self.recoverKeptInterpreter(thread, kind: plan.kind) }
         } else if case .running = state {
             try await restart(plan.kind, reason: reason, announce: false)
         } else {
             try await start()
         }
+    }
+
+    /// Runs `body`, adding what it grew the process by to ``coldRestartGrowth`` when it
+    /// makes a new interpreter.
+    private func measuringCold(_ kind: RestartKind, _ body: () async throws -> Void) async rethrows {
+        guard kind == .cold, let before = ProcessMemory.residentBytes() else { return try await body() }
+        defer {
+            if let after = ProcessMemory.residentBytes() { coldRestartGrowth += max(0, after - before) }
+        }
+        try await body()
     }
 
     public func enableWatchdog(stallThreshold: Duration) async -> (any SidecarWatchdog)? {
@@ -138,17 +154,25 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     }
 
     public func start() async throws {
+        if case .failed = state, thread?.awaitsRecovery == true {
+            return try await recover(recoveryPlan(after: "start"), reason: "start")
+        }
+        // Memory-wise, any interpreter after this sidecar's first is a cold restart.
+        let later = started
+        try await measuringCold(later ? .cold : .warm) { try await self.startInterpreter() }
+    }
+
+    private func startInterpreter() async throws {
         switch state {
         case .idle, .stopped:
             break
         case .failed where thread == nil:
             break
-        case .failed where thread?.awaitsRecovery == true:
-            return try await recover(recoveryPlan(after: "start"), reason: "start")
         default:
             throw SidecarError.notRunning(state)
         }
         try InterpreterOwnership.claim()
+        started = true
         failure = Once()
         stopReason = nil
         var claimed = true
@@ -280,6 +304,10 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     }
 
     public func restart(_ kind: RestartKind, reason: String, announce: Bool) async throws {
+        try await measuringCold(kind) { try await self.restartRunning(kind, reason: reason, announce: announce) }
+    }
+
+    private func restartRunning(_ kind: RestartKind, reason: String, announce: Bool) async throws {
         guard case .running(let generation) = state, let thread else { throw SidecarError.notRunning(state) }
         guard kind != .respawn else {
             throw SidecarError.restartFailed("the embedded backend restarts warm or cold, not by respawning")

@@ -21,6 +21,9 @@ public struct SidecarEvent: Sendable, Equatable {
         case wedged(stacks: String, detail: String, policy: WedgedPolicy)
         /// Too many restarts: the supervisor stopped trying.
         case circuitOpen(restarts: Int, lastError: String)
+        /// A cold restart was needed past the budget: `growth` (bytes) is what cold
+        /// restarts have added so far, `why` why cold was needed; `policy` comes next.
+        case restartExhausted(growth: Int, budget: Int, why: String, policy: WedgedPolicy)
         /// A cold restart was refused; `instead` is what was done.
         case restartRefused(reasons: [String], instead: RestartKind)
         /// A restart that did not happen; the previous service keeps serving.
@@ -49,6 +52,7 @@ public struct SidecarEvent: Sendable, Equatable {
         case .interrupted: "interrupted"
         case .wedged: "wedged"
         case .circuitOpen: "circuit_open"
+        case .restartExhausted: "restart_exhausted"
         case .restartRefused: "restart_refused"
         case .restartFailed: "restart_failed"
         case .stopping: "stopping"
@@ -88,6 +92,11 @@ public struct SidecarEvent: Sendable, Equatable {
         case .circuitOpen(let restarts, let lastError):
             object["restarts"] = .integer(restarts)
             object["last_error"] = .string(lastError)
+        case .restartExhausted(let growth, let budget, let why, let policy):
+            object["growth_mb"] = .double((Double(growth) / 1_048_576 * 10).rounded() / 10)
+            object["budget_mb"] = .integer(budget >> 20)
+            object["why"] = .string(why)
+            object["policy"] = .string(policy.rawValue)
         case .restartRefused(let reasons, let instead):
             object["reasons"] = .array(reasons.map { .string($0) })
             object["instead"] = .string(instead.rawValue)

@@ -32,6 +32,14 @@ public struct HealthCheckConfig: Sendable, Equatable {
     public var wedgeTimeout: Duration = .milliseconds(5000)
     /// What follows `wedged`.
     public var onWedged: WedgedPolicy = .exit
+    /// The resident memory cold restarts may add to the process, in bytes (each new
+    /// interpreter keeps what extension modules allocated with their own `malloc`: ~1.6 MB
+    /// a cold restart of the service, ~40 MB for the first; `docs/restarts.md`). A cold
+    /// restart that would be needed past it is not made: `restart_exhausted`, then
+    /// ``onExhausted``. 0 disables cold restarts.
+    public var coldRestartBudget: Int = 256 << 20
+    /// What follows `restart_exhausted`.
+    public var onExhausted: WedgedPolicy = .exit
 
     public init() {}
 
@@ -61,6 +69,9 @@ public struct HealthCheckConfig: Sendable, Equatable {
         }
         try positive(stablePeriod, "the stable period", "--stable-period")
         try positive(shutdownTimeout, "the shutdown timeout", "--shutdown-timeout")
+        guard coldRestartBudget >= 0 else {
+            throw .invalid("the cold restart budget must be 0 or more MB (got \(coldRestartBudget >> 20)); set it with --cold-restart-budget")
+        }
         guard wedgeTimeout >= stallThreshold else {
             throw .invalid("the wedge timeout (\(wedgeTimeout.formatted)) must not be below the stall threshold (\(stallThreshold.formatted)); set it with --wedge-timeout")
         }
@@ -75,11 +86,16 @@ public struct HealthCheckConfig: Sendable, Equatable {
 }
 
 /// What the supervisor does once the GIL has not come back within the wedge timeout.
+/// What the supervisor does when it cannot recover in-process: the service is `wedged`
+/// (``HealthCheckConfig/onWedged``), or the cold restart it needs is past the budget
+/// (``HealthCheckConfig/onExhausted``).
 public enum WedgedPolicy: String, Sendable, Codable, CaseIterable {
-    /// ``Supervisor/run()`` throws ``SupervisorError/wedged(_:)``; the CLI exits with
-    /// status 75 (`EX_TEMPFAIL`) so an outer supervisor (systemd, launchd) restarts the app.
+    /// ``Supervisor/run()`` throws (``SupervisorError/wedged(detail:)`` or
+    /// ``SupervisorError/restartExhausted(detail:)``); the CLI exits with status 75
+    /// (`EX_TEMPFAIL`) so an outer supervisor (systemd, launchd) restarts the app.
     case exit
-    /// Stay up, degraded: no more restarts; `healthy` again only if the loop turns again.
+    /// Stay up, degraded: no more restarts (wedged: `healthy` again only if the loop turns
+    /// again; exhausted: the service as it is, until stopped).
     case stay
 
     /// The exit status the CLI uses for ``exit``.

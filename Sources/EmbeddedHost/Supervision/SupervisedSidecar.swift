@@ -36,6 +36,10 @@ public protocol SupervisedSidecar: Sidecar {
     /// supervisor has already published its own `restarting` event.
     func restart(_ kind: RestartKind, reason: String, announce: Bool) async throws
 
+    /// Resident memory the cold restarts of this sidecar have added to the process so far
+    /// (bytes); 0 for a backend without cold restarts.
+    var coldRestartGrowth: Int { get async }
+
     /// Turns on the backend's watchdog with this stall threshold and returns it, or nil
     /// when the backend has none.
     func enableWatchdog(stallThreshold: Duration) async -> (any SidecarWatchdog)?
@@ -52,6 +56,8 @@ public struct HealthEndpoint: Sendable, Equatable {
 }
 
 extension SupervisedSidecar {
+    public var coldRestartGrowth: Int { 0 }
+
     public func recover(_ plan: RecoveryPlan, reason: String) async throws {
         switch await state {
         case .running, .restarting: try await restart(plan.kind, reason: reason, announce: false)

@@ -89,8 +89,9 @@ public actor Supervisor {
                 }
             }
         } catch let error as SupervisorError {
-            if case .circuitOpen = error {
-                try? await sidecar.stop()
+            switch error {
+            case .circuitOpen, .restartExhausted: try? await sidecar.stop()
+            default: break
             }
             throw error
         }
@@ -119,9 +120,13 @@ public actor Supervisor {
         }
     }
 
-    /// A restart on request (SIGHUP), outside the backoff and circuit accounting.
+    /// A restart on request (SIGHUP), outside the backoff and circuit accounting. A cold
+    /// one past ``HealthCheckConfig/coldRestartBudget`` is refused.
     public func restart(_ kind: RestartKind) async throws {
         guard state == .running else { throw SidecarError.restartFailed("the supervisor is \(state), not running") }
+        if kind == .cold, let growth = await budgetSpent() {
+            throw SidecarError.restartFailed("cold restarts have added \(growth >> 20) MB, the budget is \(configuration.coldRestartBudget >> 20) MB (--cold-restart-budget); restart warm, or restart the process")
+        }
         try await sidecar.restart(kind)
     }
 
@@ -231,6 +236,9 @@ public actor Supervisor {
             throw SupervisorError.circuitOpen(restarts: restarts, lastError: reason)
         case .restart(let attempt, let delay):
             let plan = await sidecar.recoveryPlan(after: reason)
+            if plan.kind == .cold, let growth = await budgetSpent() {
+                return try await exhausted(growth: growth, why: plan.why)
+            }
             logger.warning("restarting (\(plan.kind.rawValue)) in \(delay.milliseconds) ms, attempt \(attempt)",
                            metadata: ["reason": "\(reason)", "why": "\(plan.why)"])
             sidecar.publish(SidecarEvent(.restarting(kind: plan.kind, reason: reason, why: plan.why, attempt: attempt, delay: delay)))
@@ -325,6 +333,32 @@ public actor Supervisor {
                     return nil
                 }
             }
+            return nil
+        }
+    }
+
+    // MARK: - The cold restart budget
+
+    /// What cold restarts have added, when it leaves no room for another one; nil while
+    /// there is room.
+    private func budgetSpent() async -> Int? {
+        let growth = await sidecar.coldRestartGrowth
+        return growth >= configuration.coldRestartBudget ? growth : nil
+    }
+
+    /// A cold restart is needed and the budget is spent: say so, then the policy.
+    private func exhausted(growth: Int, why: String) async throws -> Fault? {
+        let budget = configuration.coldRestartBudget
+        let detail = "cold restarts have added \(growth >> 20) MB to the process (budget \(budget >> 20) MB) and a cold restart is needed: \(why)"
+        logger.critical("restart exhausted", metadata: ["detail": "\(detail)", "policy": "\(configuration.onExhausted.rawValue)"])
+        sidecar.publish(SidecarEvent(.restartExhausted(growth: growth, budget: budget, why: why, policy: configuration.onExhausted)))
+        switch configuration.onExhausted {
+        case .exit:
+            throw SupervisorError.restartExhausted(detail: detail)
+        case .stay:
+            // Up with the service as it is (perhaps none), no more restarts, until stopped.
+            state = .exhausted
+            await stopRequest.wait()
             return nil
         }
     }

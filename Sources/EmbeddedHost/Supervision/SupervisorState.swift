@@ -10,6 +10,7 @@ import Foundation
 /// running → stalled → wedged                  (the GIL never came back; exit or stay)
 /// wedged → running                            (stay: only if the loop turns again)
 /// backingOff/restarting → circuitOpen         (too many restarts; run() throws)
+/// any fault → exhausted                       (a cold restart past the budget; exit or stay)
 /// any → stopping → stopped                    (stop())
 /// ```
 public enum SupervisorState: Sendable, Equatable {
@@ -23,6 +24,8 @@ public enum SupervisorState: Sendable, Equatable {
     case restarting(attempt: Int)
     /// Degraded: the GIL did not come back and the policy is `stay`.
     case wedged
+    /// A cold restart was needed past the budget and the policy is `stay`.
+    case exhausted
     case circuitOpen
     case stopping
     case stopped
@@ -36,6 +39,9 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
     /// The GIL did not come back and the policy is `exit`. The interpreter thread is stuck
     /// in C code: the process cannot stop it, only end (the CLI exits with status 75).
     case wedged(detail: String)
+    /// A cold restart was needed past ``HealthCheckConfig/coldRestartBudget`` and the
+    /// policy is `exit` (the CLI exits with status 75).
+    case restartExhausted(detail: String)
     case alreadyRunning
 
     public var description: String {
@@ -46,6 +52,8 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
             return "giving up after \(restarts) restart\(restarts == 1 ? "" : "s") without a stable period (circuit open); last error: \(lastError)"
         case .wedged(let detail):
             return "the service is wedged: \(detail)"
+        case .restartExhausted(let detail):
+            return "the cold restart budget is spent: \(detail)"
         case .alreadyRunning:
             return "this supervisor is already running"
         }

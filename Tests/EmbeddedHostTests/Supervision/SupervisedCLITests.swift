@@ -156,6 +156,56 @@ struct SupervisedCLITests {
         #expect(await sidecar.waitForExit() == 0)
     }
 
+    /// Budget 0: no cold restart at all. The warm recovery fails on a module that cannot be
+    /// imported twice, the cold one it would need is past the budget: restart_exhausted,
+    /// and under `exit` the host stops and exits 75 for an outer supervisor.
+    @Test func aColdRestartPastTheBudgetIsExhaustedAndExits75() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast + ["--cold-restart-budget", "0"], agents: Fixtures.importOnceAgentsDirectory)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        _ = try await client.post("/agent/runs", json: ["agent_id": "once_exit_loop", "input": [:]])
+        let status = await sidecar.waitForExit(within: .seconds(60))
+        #expect(status == 75, "stderr:\n\(sidecar.stderr)")
+        let exhausted = try #require(sidecar.events().first { $0["type"] == "restart_exhausted" }, "\(sidecar.types())")
+        #expect(exhausted["budget_mb"] == 0)
+        #expect(exhausted["policy"] == "exit")
+        #expect(exhausted["why"]?.stringValue?.contains("a warm restart failed") == true, "\(exhausted)")
+        #expect(sidecar.events().filter { $0["type"] == "restarting" }.map { $0["kind"] } == ["warm"])
+        #expect(sidecar.stderr.contains("--on-exhausted exit"))
+    }
+
+    @Test func underStayTheHostStaysUpWithoutRestartingAndStopsOnSIGTERM() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast + ["--cold-restart-budget", "0", "--on-exhausted", "stay"],
+                                         agents: Fixtures.importOnceAgentsDirectory)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        _ = try await client.post("/agent/runs", json: ["agent_id": "once_exit_loop", "input": [:]])
+        #expect(await sidecar.waitFor("restart_exhausted"), "\(sidecar.types())")
+        #expect(sidecar.events().first { $0["type"] == "restart_exhausted" }?["policy"] == "stay")
+        #expect(sidecar.process.isRunning, "stay: the host is still up")
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0)
+        #expect(sidecar.types().filter { $0 == "restarting" }.count == 1, "no restart after the budget: \(sidecar.types())")
+    }
+
+    /// A requested cold restart (SIGHUP) is made while there is room, refused after.
+    @Test func aRequestedColdRestartPastTheBudgetIsRefusedAndTheServiceGoesOn() async throws {
+        let sidecar = try SidecarProcess(arguments: Self.fast + ["--cold-restart-budget", "1", "--sighup-restart", "cold"])
+        let port = try await sidecar.port()
+        sidecar.signal(SIGHUP)
+        #expect(await sidecar.waitFor("healthy", count: 2), "stderr:\n\(sidecar.stderr)")
+        // The first cold restart keeps the first interpreter's leftovers (tens of MB).
+        sidecar.signal(SIGHUP)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !sidecar.stderr.contains("budget"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(sidecar.stderr.contains("the budget is 1 MB"), "stderr:\n\(sidecar.stderr)")
+        #expect(sidecar.types().filter { $0 == "healthy" }.count == 2, "no second cold restart: \(sidecar.types())")
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0)
+    }
+
     @Test func aServiceThatFailsAtImportOpensTheCircuitAndTheCLIExitsWithAClearMessage() async throws {
         let sidecar = try SidecarProcess(arguments: Self.fast + ["--max-restarts", "2"], agents: Fixtures.brokenAgentsDirectory)
         let status = await sidecar.waitForExit(within: .seconds(120))
@@ -188,6 +238,8 @@ struct SupervisedCLITests {
         (["--max-backoff", "0.5"], "--max-backoff"),
         (["--stall-threshold", "0.001"], "--stall-threshold"),
         (["--on-wedged", "maybe"], "--on-wedged"),
+        (["--on-exhausted", "maybe"], "--on-exhausted"),
+        (["--cold-restart-budget", "-1"], "--cold-restart-budget"),
         (["--shutdown-timeout", "0"], "--shutdown-timeout"),
     ])
     func invalidSupervisionFlagsAreRejected(arguments: [String], flag: String) async throws {
