@@ -111,7 +111,16 @@ final class EmbeddedWatchdog: SidecarWatchdog {
     }
 
     func interrupt(_ stall: StallReport, grace: Duration) async -> Bool {
-        guard let link = state.withLock({ $0.link }) else { return false }
+        // The heartbeat this stall is about: once the loop has acknowledged it, this stall
+        // is over, whatever comes after (a second run may stall it again at once; that
+        // one is a stall of its own, reported and handled on its own).
+        guard let (link, stalled) = state.withLock({ state in state.link.map { ($0, state.pending?.sequence) } }) else {
+            return false
+        }
+        func over() -> Bool {
+            guard let stalled else { return loopTurned }
+            return link.acknowledged.load(ordering: .acquiring) >= stalled
+        }
         link.armInterrupt(requestID: stall.requestID)
         defer { link.disarm() }
         let deadline = ContinuousClock.now + grace
@@ -119,7 +128,7 @@ final class EmbeddedWatchdog: SidecarWatchdog {
         link.deliver(InterpreterLink.interruptSignal)
         while ContinuousClock.now < deadline {
             try? await Task.sleep(for: tick)
-            if isLoopResponsive, loopTurned { return true }
+            if over() { return true }
             if !resent, deadline - ContinuousClock.now < grace / 2 {
                 // The first signal may have landed between two checks of a C loop that
                 // retries on EINTR; one more costs nothing.
@@ -128,7 +137,7 @@ final class EmbeddedWatchdog: SidecarWatchdog {
                 link.deliver(InterpreterLink.interruptSignal)
             }
         }
-        return loopTurned
+        return over()
     }
 
     /// Raises into whatever blocks the loop, so that a command queued for it (a restart,

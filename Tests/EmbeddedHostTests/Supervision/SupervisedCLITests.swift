@@ -60,6 +60,34 @@ struct SupervisedCLITests {
         #expect(await sidecar.waitForExit() == 0)
     }
 
+    /// Faults in sequence: a run blocks the loop in a system call and is interrupted, and
+    /// the very next thing the loop does is start a run that spins in pure Python (its
+    /// request was waiting for the loop). The second stall is judged on its own (reported,
+    /// interrupted), not taken for the first one persisting, which ended in a needless
+    /// restart naming the first run's agent.
+    @Test func backToBackStallsAreEachReportedAndInterrupted() async throws {
+        // The default stall threshold (1 s).
+        let sidecar = try SidecarProcess(arguments: ["--health-interval", "0.5", "--backoff-initial", "0.05"])
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        for round in 1...2 {
+            let first = try await client.post("/agent/runs", json: ["agent_id": "fault_sleep", "input": ["seconds": 25]])
+            #expect(first.status == 202)
+            #expect(await sidecar.waitFor("stalled", count: 2 * round - 1), "stderr:\n\(sidecar.stderr)")
+            // Sent while the loop is blocked: served the moment the interrupt frees it.
+            let second = Task { try await client.post("/agent/runs", json: ["agent_id": "fault_spin", "input": ["seconds": 25]]) }
+            #expect(await sidecar.waitFor("interrupted", count: 2 * round), "stderr:\n\(sidecar.stderr)\n\(sidecar.types())")
+            let secondID = try #require(try await second.value.json?["request_id"]?.stringValue)
+            let stalls = sidecar.events().filter { $0["type"] == "stalled" }
+            #expect(stalls.map { $0["agent"] }.suffix(2) == ["fault_sleep", "fault_spin"], "each stall reported as its own")
+            #expect(stalls.last?["request_id"] == .string(secondID))
+            #expect(!sidecar.types().contains("restarting"), "no restart was needed: \(sidecar.types())")
+            #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
+        }
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0)
+    }
+
     @Test func aCSleepHoldingTheGILIsCutShortByTheSignal() async throws {
         let sidecar = try SidecarProcess(arguments: Self.fast)
         let port = try await sidecar.port()
