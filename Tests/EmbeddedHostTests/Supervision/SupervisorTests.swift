@@ -46,6 +46,32 @@ struct SupervisorTests {
         #expect(Array(types.prefix(7)) == ["starting", "healthy", "failed", "restarting", "starting", "healthy", "failed"])
     }
 
+    /// A cold restart needed past the budget is not made: restart_exhausted, then the
+    /// policy (exit: run() throws after stopping the service; stay: up, no restart).
+    @Test(arguments: [WedgedPolicy.exit, .stay])
+    func aColdRestartPastTheBudgetIsExhausted(policy: WedgedPolicy) async throws {
+        let sidecar = FakeSidecar()
+        await sidecar.set(plan: RecoveryPlan(kind: .cold, why: "the interpreter has ended"), coldRestartGrowth: 300 << 20)
+        let log = EventLog(sidecar.events())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.coldRestartBudget = 256 << 20; $0.onExhausted = policy })
+        let run = Task { try await supervisor.run() }
+        #expect(await log.waitFor("healthy"))
+        await sidecar.crash()
+        #expect(await log.waitFor("restart_exhausted"))
+        let exhausted = await log.events.first { $0.type == "restart_exhausted" }
+        #expect(exhausted?.kind == .restartExhausted(growth: 300 << 20, budget: 256 << 20, why: "the interpreter has ended", policy: policy))
+        #expect(await sidecar.starts == 1, "no second start")
+        switch policy {
+        case .exit:
+            await #expect(throws: SupervisorError.self) { try await run.value }
+        case .stay:
+            while await supervisor.state != .exhausted { try await Task.sleep(for: .milliseconds(5)) }
+            try await supervisor.stop()
+            try await run.value
+        }
+        #expect(restarts(await log.events).isEmpty, "nothing announced a restart")
+    }
+
     /// POST /shutdown: the service asked to stop. run() stops it and returns; no restart.
     @Test func aStopTheServiceAsksForEndsRunWithoutARestart() async throws {
         let sidecar = FakeSidecar()

@@ -27,8 +27,15 @@ actor FakeSidecar: SupervisedSidecar {
 
     var baseURL: URL? { nil }
     var healthEndpoint: HealthEndpoint? { nil }
-    func recoveryPlan(after fault: String) -> RecoveryPlan {
-        RecoveryPlan(kind: .respawn, why: "a fake replaces its service")
+    /// How it says it recovers, and the memory it says cold restarts added.
+    var plan = RecoveryPlan(kind: .respawn, why: "a fake replaces its service")
+    var coldRestartGrowth = 0
+
+    func recoveryPlan(after fault: String) -> RecoveryPlan { plan }
+
+    func set(plan: RecoveryPlan, coldRestartGrowth: Int) {
+        self.plan = plan
+        self.coldRestartGrowth = coldRestartGrowth
     }
 
     nonisolated func events() -> AsyncStream<SidecarEvent> { broadcaster.subscribe() }
