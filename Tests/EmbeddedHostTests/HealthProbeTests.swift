@@ -95,7 +95,7 @@ struct EventBroadcasterTests {
 
     @Test func eventJSONCarriesTypeTimestampAndFields() {
         let event = SidecarEvent(.restarting(kind: .cold, reason: "requested", why: "requested"), timestamp: Date(timeIntervalSince1970: 10))
-        #expect(event.json == ["type": "restarting", "ts": 10.0, "kind": "cold", "reason": "requested"])
+        #expect(event.json == ["type": "restarting", "ts": 10.0, "kind": "cold", "reason": "requested", "why": "requested"])
         let refused = SidecarEvent(.restartRefused(reasons: ["x"], instead: .warm), timestamp: Date(timeIntervalSince1970: 0))
         #expect(refused.json == ["type": "restart_refused", "ts": 0.0, "reasons": ["x"], "instead": "warm"])
     }

@@ -104,6 +104,11 @@ class AgentService:
         """Run tasks still going (start_run and execute)."""
         return len(self._live)
 
+    def run_of(self, task: asyncio.Task[Any]) -> Run | None:
+        """The run ``task`` is driving, if any: how a host that watches the event loop
+        names the run executing on it (Sources/EmbeddedHost/Python/cagent_host/watchdog.py)."""
+        return self._live.get(task)  # type: ignore[arg-type]
+
     @property
     def subscriber_count(self) -> int:
         """Subscriptions holding a queue right now."""

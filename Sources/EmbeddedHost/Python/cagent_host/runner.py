@@ -245,9 +245,9 @@ async def _stop_and_collect(old: list[EmbeddedServer], notify: Notify | None, co
     caches of functions are emptied (``clear_function_caches``), and the old service,
     frozen with everything else (``_loaded``), is unfrozen for this collection."""
     if old or collect:
-        for server in old:
-            await server.stop()
-        old.clear()
+        while old:
+            # Popped, not iterated: a loop variable would keep the last one alive.
+            await old.pop().stop()
         clear_function_caches()
         gc.unfreeze()
         gc.collect()

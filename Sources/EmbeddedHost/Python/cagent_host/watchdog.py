@@ -59,14 +59,14 @@ def install(loop: asyncio.AbstractEventLoop, ask: Ask, interrupt_signal: int, ab
             return
         run = _run_of(app_of(), task)
         name = task.get_name()
-        if target and name != f"run-{target}" and (run is None or run.request_id != target):
-            logger.warning("stall interrupt: the running task is %s, not run %s; nothing interrupted", name, target)
-            return
-        if run is None and not name.startswith("run-"):
+        if run is None:
             logger.warning("stall interrupt: task %s is not an agent run; nothing interrupted", name)
             return
+        if target and run.request_id != target:
+            logger.warning("stall interrupt: the running task is %s, not run %s; nothing interrupted", name, target)
+            return
         message = "the run blocked the event loop past the stall threshold and was interrupted by the host"
-        if run is not None and not run.done:
+        if not run.done:
             run.publish("error", {"code": "stalled", "message": message, "request_id": run.request_id})
         # Nobody awaits a run's task: fetch the exception so asyncio does not log it again.
         task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
@@ -94,10 +94,7 @@ def current_run(loop: asyncio.AbstractEventLoop, app: Any) -> dict[str, str] | N
     run = _run_of(app, task)
     if run is not None:
         return {"agent": run.agent_id, "request_id": run.request_id, "task": task.get_name()}
-    name = task.get_name()
-    if name.startswith("run-"):
-        return {"request_id": name[len("run-") :], "task": name}
-    return {"task": name}
+    return {"task": task.get_name()}
 
 
 def _current_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
@@ -108,9 +105,7 @@ def _current_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
 
 
 def _run_of(app: Any, task: asyncio.Task[Any]) -> Any:
-    """The service's Run for ``task`` (the service keeps live runs by task)."""
+    """The service's run for ``task``, through its public ``run_of``."""
     service = getattr(getattr(app, "state", None), "service", None)
-    live = getattr(service, "_live", None)
-    if isinstance(live, dict):
-        return live.get(task)
-    return None
+    run_of = getattr(service, "run_of", None)
+    return run_of(task) if callable(run_of) else None
