@@ -102,11 +102,12 @@ test-bundle: bundle
 bench-bundle: bundle
 	bundle/bench.sh
 
-# Every product, cagent-python (the control) included, then the bench from that build.
+# Every product, cagent-python (the control) included, then the bench from that build:
+# cagent-bench (full Foundation, never shipped) runs the cagent-sidecar beside it.
 bench: build
 	$(SWIFT) build $(SWIFT_FLAGS) $(LINK_FLAGS) -c release
 	@$(call finish,$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path))
-	"$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)/cagent-sidecar" bench
+	"$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)/cagent-bench"
 
 clean:
 	rm -rf .build $(LIBPYTHON) $(BUNDLE_SCRATCH) dist

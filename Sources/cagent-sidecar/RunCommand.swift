@@ -1,6 +1,10 @@
 import ArgumentParser
+import SidecarCLI
 import EmbeddedHost
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import ServiceLifecycle
 
@@ -150,11 +154,11 @@ struct RunCommand: AsyncParsableCommand {
         await writer?.value
         if let failure {
             let message = (failure as? SidecarError)?.description ?? (failure as? SupervisorError)?.description ?? "\(failure)"
-            FileHandle.standardError.write(Data("cagent-sidecar: \(message)\n".utf8))
+            StandardError.write("cagent-sidecar: \(message)\n")
             if case SupervisorError.wedged? = failure as? SupervisorError {
                 // The interpreter thread is stuck in C code holding the GIL: it can be
                 // neither stopped nor finalized. Exit for an outer supervisor to restart us.
-                FileHandle.standardError.write(Data("cagent-sidecar: exiting with status \(WedgedPolicy.exitStatus) (--on-wedged exit)\n".utf8))
+                StandardError.write("cagent-sidecar: exiting with status \(WedgedPolicy.exitStatus) (--on-wedged exit)\n")
                 fflush(nil)
                 _exit(WedgedPolicy.exitStatus)
             }
@@ -182,9 +186,4 @@ struct RunCommand: AsyncParsableCommand {
         }
         return logger
     }
-}
-
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -23,4 +23,9 @@ pid_t cagent_spawn(const char *path, char *const argv[], char *const envp[], con
 /// inherits the write end and keeps the pipe open.
 int cagent_pipe_cloexec(int fds[2]);
 
+/// Names the calling thread (`ps -T`, `top -H`, gdb): pthread_setname_np, likewise
+/// declared only under _GNU_SOURCE. Linux keeps 15 bytes; longer names are cut here
+/// rather than refused. Returns 0 or an errno value. (thread_name.c)
+int cagent_set_thread_name(const char *name);
+
 #endif

@@ -1,6 +1,6 @@
 import CZlib
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -127,9 +127,9 @@ struct PayloadFile: Sendable {
     /// does: the marker names this payload, and every entry is there with its size.
     /// File contents are checked when unpacking (SHA-256 of the whole payload), not here.
     func damage(in directory: String, entries: [PayloadEntry]) -> String? {
-        let marker = (directory as NSString).appendingPathComponent(Self.markerName)
+        let marker = PathString.join(directory, Self.markerName)
         guard let text = try? String(contentsOfFile: marker, encoding: .utf8) else { return "no \(Self.markerName) marker" }
-        guard text.trimmingCharacters(in: .whitespacesAndNewlines) == trailer.hash else {
+        guard text.trimmingWhitespace() == trailer.hash else {
             return "the marker names another payload"
         }
         var info = stat()

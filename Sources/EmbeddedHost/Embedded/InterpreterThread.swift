@@ -1,5 +1,5 @@
 import Bridge
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -66,7 +66,7 @@ final class InterpreterThread: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in main() }
+        let thread = HostThread { [self] in main() }
         thread.name = "cagent-interpreter"
         // CPython's recursion limit assumes a main-thread-sized stack.
         thread.stackSize = 16 << 20
@@ -325,7 +325,7 @@ final class InterpreterThread: Sendable {
     }
 
     private func copiesDirectory(_ processGeneration: UInt64) -> String {
-        (launch.copiesRoot as NSString).appendingPathComponent("gen-\(processGeneration)")
+        PathString.join(launch.copiesRoot, "gen-\(processGeneration)")
     }
 
     private func optionsJSON(generation: Int, reimport: Bool) throws -> String {

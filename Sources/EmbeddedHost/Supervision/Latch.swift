@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// A one-way flag that tasks can wait for: the supervisor's stop request, which must

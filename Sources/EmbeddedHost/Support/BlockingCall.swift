@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Runs blocking work (POSIX I/O, taking the GIL) on a thread of its own, so the
@@ -6,7 +6,7 @@ import Synchronization
 public enum BlockingCall {
     public static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: work()) }
+            let thread = HostThread { continuation.resume(returning: work()) }
             thread.name = "cagent-blocking"
             thread.start()
         }
@@ -19,7 +19,7 @@ public enum BlockingCall {
         let once = ResumeOnce<T?>()
         return await withCheckedContinuation { continuation in
             once.set(continuation)
-            let thread = Thread { once.resume(work()) }
+            let thread = HostThread { once.resume(work()) }
             thread.name = "cagent-blocking"
             thread.start()
             Task {
