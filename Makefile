@@ -12,11 +12,13 @@ RUN_ARGS    ?= --token-file .cagent-token
 
 all: build
 
-# Debian's CPython 3.11: the interpreter whose libpython the host links, and its venv module.
+# Debian's CPython 3.11: the interpreter whose libpython the host links, and its venv
+# module; zstd's header (the single file's payload, Sources/CZstd) and program (make bundle).
 system:
-	@if ! pkg-config --exists python3-embed || ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
-		echo "setup: installing python3-dev and python3.11-venv with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev python3.11-venv pkg-config; \
+	@if ! pkg-config --exists python3-embed || ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 \
+		|| ! [ -f /usr/include/zstd.h ] || ! command -v zstd >/dev/null; then \
+		echo "setup: installing python3-dev, python3.11-venv, libzstd-dev and zstd with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev python3.11-venv pkg-config libzstd-dev zstd; \
 	fi
 
 # The project's virtual environment, made by that same interpreter (never the first

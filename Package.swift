@@ -22,15 +22,15 @@ let package = Package(
             pkgConfig: "python3-embed",
             providers: [.apt(["python3-dev"])]
         ),
-        // zlib for the single-file bundle's payload (libpython links libz already).
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // zstd for the single-file bundle's payload (Sources/CZstd/shim.h says why).
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
         // fork/exec with PR_SET_PDEATHSIG for the subprocess backend.
         .target(name: "CSpawn"),
         .target(name: "Bridge", dependencies: ["CPython"]),
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CZlib", "CSpawn", "CagentAPI",
+                "Bridge", "CPython", "CZstd", "CSpawn", "CagentAPI",
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The host's Python half (cagent_host) is found by path, not as a SwiftPM
@@ -71,7 +71,7 @@ let package = Package(
         // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
         .target(name: "CagentBench"),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench", "CZstd"], exclude: ["Fixtures"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",
