@@ -80,6 +80,16 @@ struct RuntimeLocatorTests {
         }
     }
 
+    /// make bundle ships the standard library as sourceless .pyc: os.pyc, no os.py.
+    @Test func aBundleWithASourcelessStandardLibraryIsAPrefix() throws {
+        let layout = try makeLayout(bundle: true)
+        try FileManager.default.moveItem(atPath: "\(layout.bin)/runtime/lib/python3.11/os.py",
+                                         toPath: "\(layout.bin)/runtime/lib/python3.11/os.pyc")
+        let runtime = try locator(bin: layout.bin, cwd: layout.project).locate()
+        #expect(runtime.source == .bundle)
+        #expect(runtime.home == "\(layout.bin)/runtime")
+    }
+
     @Test func anExplicitPathThatIsNoRuntimeSaysWhy() throws {
         let root = try Fixtures.temporaryDirectory()
         #expect(throws: SidecarError.runtimeInvalid(

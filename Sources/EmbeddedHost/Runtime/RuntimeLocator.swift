@@ -78,7 +78,8 @@ public struct RuntimeLocator: Sendable {
         throw .runtimeNotFound(searched: searched.filter { seen.insert($0).inserted })
     }
 
-    /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`).
+    /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`, or
+    /// `os.pyc` where the standard library ships sourceless, as in a bundle).
     func runtime(
         at path: String, source: PythonRuntime.Source, service: String?, hostModules: String? = nil
     ) throws(SidecarError) -> PythonRuntime {
@@ -113,7 +114,8 @@ public struct RuntimeLocator: Sendable {
                         + "recreate it with `/usr/bin/python\(linkedVersion) -m venv` (make setup does)")
             }
             programName = PathString.join(root, "bin/python")
-        } else if fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.py")) {
+        } else if fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.py"))
+                    || fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.pyc")) {
             home = root
             programName = PathString.join(root, "bin/python\(linkedVersion)")
         } else {
