@@ -247,24 +247,38 @@ struct PayloadFile: Sendable {
             let full = directory + "/" + entry.path
             guard mkdir(full, mode_t(entry.mode) | 0o700) == 0 else { throw .io(path: full, errno: errno, what: "create the folder") }
         }
-        let files = entries.filter { $0.kind == .file }
-        // Many small files: creating and writing them is spread over the cores.
+        // Many small files: creating and writing them is spread over the cores, one folder
+        // at a time per worker. Creating files in one folder takes that folder's lock, so
+        // workers interleaved over the same folders mostly wait for each other.
+        var grouped: [[PayloadEntry]] = []
+        var current = ""
+        for entry in entries where entry.kind == .file {
+            let parent = entry.path.lastIndex(of: "/").map { String(entry.path[..<$0]) } ?? ""
+            if parent != current || grouped.isEmpty {
+                grouped.append([])
+                current = parent
+            }
+            grouped[grouped.count - 1].append(entry)
+        }
+        let folders = grouped
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
+        let next = Atomic<Int>(0)
         let failure = Mutex<PayloadError?>(nil)
         data.withUnsafeBytes { bytes in
             // Read-only for the duration of concurrentPerform, which returns when all are done.
             nonisolated(unsafe) let buffer = bytes
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                var index = worker
-                while index < files.count {
-                    if failure.withLock({ $0 != nil }) { return }
-                    do throws(PayloadError) {
-                        try writeFile(files[index], from: buffer, into: directory)
-                    } catch {
-                        failure.withLock { if $0 == nil { $0 = error } }
-                        return
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let folder = next.add(1, ordering: .relaxed).oldValue
+                    guard folder < folders.count, failure.withLock({ $0 == nil }) else { return }
+                    for entry in folders[folder] {
+                        do throws(PayloadError) {
+                            try writeFile(entry, from: buffer, into: directory)
+                        } catch {
+                            failure.withLock { if $0 == nil { $0 = error } }
+                            return
+                        }
                     }
-                    index += workers
                 }
             }
         }
