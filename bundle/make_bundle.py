@@ -388,7 +388,7 @@ def main() -> None:
     if sys.prefix == sys.base_prefix:
         print("bundle: warning: not running in the project's .venv; requirements come from this interpreter", flush=True)
 
-    progress = Progress(8)
+    progress = Progress(7)
     left_out: dict[str, int] = {}
     started = time.monotonic()
 
