@@ -54,4 +54,10 @@ if grep -c -a -e "_FoundationICU" -e "FoundationInternationalization" "$executab
 fi
 echo "bundle: release build done in ${SECONDS} s: $executable $(du -h "$executable" | cut -f1) (unstripped; no ICU)"
 
-"$python" bundle/make_bundle.py --executable "$executable" --project "$project" --dist "$dist"
+# The single file's loader: plain C, no Swift runtime (bundle/loader/cagent-loader.c).
+loader="$scratch/cagent-loader"
+# The Swift toolchain's own clang (there wherever swift is; CC=... to change it).
+${CC:-$(dirname "$(command -v swift)")/clang} -O2 -Wall -Wextra -Werror -s -o "$loader" bundle/loader/cagent-loader.c -lzstd
+echo "bundle: loader $loader $(du -h "$loader" | cut -f1)"
+
+"$python" bundle/make_bundle.py --executable "$executable" --loader "$loader" --project "$project" --dist "$dist"

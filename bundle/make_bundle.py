@@ -86,6 +86,7 @@ SERVICE_LEFT_OUT = {"tests", "__pycache__", ".pytest_cache", "pytest.ini", "requ
 
 PAYLOAD_PARTS = ("runtime", "service", "host-python")
 TRAILER_MAGIC = b"CAGENT-PAYLOAD-1"
+LOADER_MAGIC = b"CAGENT-LOADER-01"
 PAYLOAD_VERSION = 2
 # zstd -19 with a 128 MiB window (--long=27, within what any decoder accepts by default)
 # over all files at once: docs/shipping.md compares it with zlib per file and xz.
@@ -290,7 +291,10 @@ def byte_compile_sourceless(folder: Path) -> tuple[int, list[str]]:
     source lines in tracebacks through those frames and `inspect.getsource` on them
     (docs/shipping.md). A file that does not compile stays as source. Returns the bytes
     of source removed and the files that stayed."""
-    ok = compileall.compile_dir(str(folder), quiet=2, legacy=True, workers=0 if (os.cpu_count() or 1) > 1 else 1)
+    # Unchecked-hash headers, not timestamps: the copies' timestamps are the build's, and
+    # the payload's content hash (the cache's name) must not change when the files do not.
+    ok = compileall.compile_dir(str(folder), quiet=2, legacy=True, workers=0 if (os.cpu_count() or 1) > 1 else 1,
+                                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     removed = 0
     kept: list[str] = []
     for source in sorted(folder.rglob("*.py")):
@@ -312,9 +316,6 @@ def build_payload(root: Path, parts: tuple[str, ...]) -> tuple[bytes, int]:
     """The payload of dist/cagent-sidecar.run (format: Sources/EmbeddedHost/Bundle/Payload.swift):
     the index, then every file's bytes in index order as one zstd stream. Returns the
     payload and the size of the data before compression."""
-    zstd = shutil.which("zstd")
-    if not zstd:
-        raise SystemExit("bundle: the zstd program is missing (apt-get install zstd; make setup does)")
     index = bytearray()
     count = 0
     files: list[Path] = []
@@ -333,25 +334,40 @@ def build_payload(root: Path, parts: tuple[str, ...]) -> tuple[bytes, int]:
                 files.append(path)
             count += 1
     data = b"".join(path.read_bytes() for path in files)
-    compressed = subprocess.run(
-        [zstd, "-q", "-c", f"-T{os.cpu_count() or 1}", *ZSTD_ARGUMENTS, f"--stream-size={len(data)}", "-"],
-        input=data, capture_output=True, check=True).stdout
+    compressed = zstd_compress(data)
     header = b"CAGP" + struct.pack("<IIQ", PAYLOAD_VERSION, count, len(index))
     return header + bytes(index) + compressed, len(data)
 
 
-def write_single_file(executable: Path, payload: bytes, target: Path) -> str:
+def zstd_compress(data: bytes) -> bytes:
+    zstd = shutil.which("zstd")
+    if not zstd:
+        raise SystemExit("bundle: the zstd program is missing (apt-get install zstd; make setup does)")
+    return subprocess.run(
+        [zstd, "-q", "-c", f"-T{os.cpu_count() or 1}", *ZSTD_ARGUMENTS, f"--stream-size={len(data)}", "-"],
+        input=data, capture_output=True, check=True).stdout
+
+
+def write_single_file(loader: Path, executable: Path, payload: bytes, target: Path) -> tuple[str, int]:
+    """loader | executable (zstd) | loader trailer | payload | payload trailer
+    (bundle/loader/cagent-loader.c and Payload.swift document both trailers). Returns the
+    payload's hash and the compressed executable's size."""
     digest = hashlib.sha256(payload).digest()
+    host = executable.read_bytes()
+    packed = zstd_compress(host)
     temporary = target.with_name(target.name + ".tmp")
     with open(temporary, "wb") as out:
-        with open(executable, "rb") as exe:
-            shutil.copyfileobj(exe, out)
+        out.write(loader.read_bytes())
+        host_offset = out.tell()
+        out.write(packed)
+        out.write(LOADER_MAGIC + struct.pack("<QQQ", host_offset, len(packed), len(host))
+                  + hashlib.sha256(host).digest()[:16] + bytes(8))
         offset = out.tell()
         out.write(payload)
         out.write(TRAILER_MAGIC + struct.pack("<QQ", offset, len(payload)) + digest)
     os.chmod(temporary, 0o755)
     os.replace(temporary, target)
-    return digest.hex()
+    return digest.hex(), len(packed)
 
 
 # ---------------------------------------------------------------------------- checks
@@ -373,6 +389,7 @@ def needed_libraries(files: list[Path]) -> dict[str, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--executable", required=True, type=Path, help="the release host, libpython linked in")
+    parser.add_argument("--loader", required=True, type=Path, help="the single file's loader (bundle/loader)")
     parser.add_argument("--project", required=True, type=Path)
     parser.add_argument("--dist", required=True, type=Path)
     parser.add_argument("--no-strip", action="store_true")
@@ -434,12 +451,13 @@ def main() -> None:
     lib = folder / lib.relative_to(staging)
     site_packages = folder / site_packages.relative_to(staging)
 
-    progress(f"writing the single file (payload: one zstd {' '.join(ZSTD_ARGUMENTS)} stream, SHA-256 trailer; takes a while)")
+    progress(f"writing the single file: loader, the executable and the payload as zstd {' '.join(ZSTD_ARGUMENTS)} (takes a while)")
     payload, raw_size = build_payload(folder, PAYLOAD_PARTS)
     single = dist / f"{name}.run"
-    digest = write_single_file(folder / name, payload, single)
+    digest, packed_executable = write_single_file(args.loader, folder / name, payload, single)
     print(f"bundle:        {human(raw_size)} of files -> payload {human(len(payload))} "
-          f"({len(payload) / max(raw_size, 1):.1%}); {single.name} {human(single.stat().st_size)}", flush=True)
+          f"({len(payload) / max(raw_size, 1):.1%}); executable {human(size_of(folder / name))} -> {human(packed_executable)}; "
+          f"loader {human(args.loader.stat().st_size)}; {single.name} {human(single.stat().st_size)}", flush=True)
     progress.done()
 
     # ------------------------------------------------------------------ report
@@ -456,7 +474,8 @@ def main() -> None:
     for label, path in parts.items():
         size = stdlib_size if path is None else size_of(path)
         print(f"bundle:   {label:<48} {human(size):>10}")
-    print(f"bundle: {single}  {human(single.stat().st_size)}  (payload {human(len(payload))} compressed, content hash {digest[:32]})")
+    print(f"bundle: {single}  {human(single.stat().st_size)}  (loader {human(args.loader.stat().st_size)}, executable"
+          f" {human(packed_executable)} and payload {human(len(payload))} compressed; content hash {digest[:32]})")
     print(f"bundle: requirements ({len(distributions)} distributions, largest first, as installed;"
           f" symbols and debug info stripped from the extension modules: {human(stripped)} saved):")
     for label, size in sorted(requirement_sizes.items(), key=lambda kv: -kv[1])[:12]:

@@ -198,6 +198,26 @@ wait_listening renamed && api renamed "$cache/cagent-sidecar/$hash"
 stop renamed
 check "renamed: the cache was reused" quiet "$work/renamed.err"
 check "renamed: still one folder in the cache" test "$(cache_entries "$cache")" = "$hash "
+check "one cached executable ($(ls -A "$cache/cagent-sidecar-bin" | tr '\n' ' '))" \
+    test "$(ls -A "$cache/cagent-sidecar-bin" | wc -l)" = 1
+
+say "the single file in subprocess mode (the cached executable runs itself as python; its payload named by CAGENT_SINGLE_FILE)"
+run_args=(--mode subprocess)
+launch onefilesub "$work/single.run" "$cache"
+wait_listening onefilesub && api onefilesub "$cache/cagent-sidecar/$hash"
+stop onefilesub
+run_args=()
+check "single file, subprocess mode: the cache was reused" quiet "$work/onefilesub.err"
+
+say "a truncated cached executable"
+exe_cached=$(ls -d "$cache/cagent-sidecar-bin"/* | head -1)
+exe_size=$(stat -c %s "$exe_cached")
+truncate -s 100 "$exe_cached"
+launch exetruncated "$work/single.run" "$cache"
+wait_listening exetruncated && api exetruncated "$cache/cagent-sidecar/$hash"
+stop exetruncated
+check "truncated executable: the launch said it was damaged" grep -q "the cached executable .* was damaged (100 bytes" "$work/exetruncated.err"
+check "truncated executable: whole again" test "$(stat -c %s "$exe_cached")" = "$exe_size"
 
 say "two concurrent first launches"
 launch concurrent1 "$work/single.run" "$work/cache2"
@@ -206,6 +226,9 @@ wait_listening concurrent1 && api concurrent1 "$work/cache2/cagent-sidecar/$hash
 wait_listening concurrent2 && api concurrent2 "$work/cache2/cagent-sidecar/$hash"
 stop concurrent1
 stop concurrent2
+check "concurrent: the executable was cached (a missing cache folder is created)" \
+    bash -c '! grep -q "running it from memory" "$0" "$1"' "$work/concurrent1.err" "$work/concurrent2.err"
+check "concurrent: one cached executable" test "$(ls -A "$work/cache2/cagent-sidecar-bin" | wc -l)" = 1
 check "concurrent: one folder in the cache, no leftovers ($(cache_entries "$work/cache2"))" \
     test "$(cache_entries "$work/cache2")" = "$hash "
 say "  $(grep -h "^cagent-sidecar:" "$work/concurrent1.err" "$work/concurrent2.err" | tr '\n' ' ')"
@@ -242,6 +265,8 @@ wait_listening roempty && {
 stop roempty
 check "read-only: the launch warned and used a private temporary folder" \
     grep -q "warning: cannot use the cache $work/ro-empty/cagent-sidecar .*private temporary folder" "$work/roempty.err"
+check "read-only: the executable ran from memory, with a warning" \
+    grep -q "warning: cannot cache the executable in $work/ro-empty/cagent-sidecar-bin .*running it from memory" "$work/roempty.err"
 check "read-only: the temporary folder is removed at exit" \
     bash -c '! ls -d "$0"/cagent-sidecar-unpacked-* >/dev/null 2>&1' "$work/tmp"
 

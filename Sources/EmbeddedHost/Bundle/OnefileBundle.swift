@@ -50,14 +50,23 @@ public enum OnefileBundle {
     /// ``prepareRunningExecutable()`` succeeded; nil otherwise (no payload, or not prepared).
     public static var preparedDirectory: String? { prepared.withLock { $0?.directory } }
 
-    /// Unpacks (or reuses) the running executable's payload; nil when it carries none.
-    /// Idempotent within a process.
+    /// Set by the single file's loader (bundle/loader/cagent-loader.c) to the `.run` file
+    /// it started from: the payload is there, not in the executable it cached and ran.
+    /// Inherited by the host's children, so a subprocess child finds the same payload.
+    public static let singleFileVariable = "CAGENT_SINGLE_FILE"
+
+    /// Unpacks (or reuses) the running executable's payload (or that of the single file
+    /// named by ``singleFileVariable``); nil when it carries none. Idempotent within a process.
     public static func prepareRunningExecutable(
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(SidecarError) -> Unpacked? {
         if let done = prepared.withLock({ $0 }) { return done }
-        let executable = "/proc/self/exe"
-        let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: executable)) ?? CommandLine.arguments[0]
+        let resolved: String
+        if let singleFile = environment[singleFileVariable], singleFile.hasPrefix("/") {
+            resolved = singleFile
+        } else {
+            resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        }
         let result: Unpacked?
         do {
             result = try prepare(
