@@ -39,6 +39,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import zipfile
 from pathlib import Path
 
 try:
@@ -309,6 +310,31 @@ def byte_compile_sourceless(folder: Path) -> tuple[int, list[str]]:
     return removed, kept
 
 
+def zip_standard_library(lib: Path, keep: set[Path]) -> tuple[Path, int, int]:
+    """Moves the standard library below `lib` (but not the folders in `keep`: lib-dynload,
+    the requirements) into lib/pythonXY.zip, deflated: the archive every CPython puts on
+    sys.path ahead of lib/pythonX.Y (zipimport is frozen into the interpreter; the
+    embeddable Windows distribution ships its standard library the same way). One file
+    instead of ~550 (the single file's first launch creates fewer), 6-7 MB smaller in the
+    folder. Returns the archive, how many files went in and their size."""
+    archive = lib.parent / f"python{VERSION.replace('.', '')}.zip"
+    files = sorted(p for p in lib.rglob("*") if p.is_file() and not any(p.is_relative_to(k) for k in keep))
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        for path in files:
+            # A fixed timestamp: the payload's content hash must not change with the build.
+            info = zipfile.ZipInfo(path.relative_to(lib).as_posix(), date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            out.writestr(info, path.read_bytes(), compresslevel=9)
+    size = sum(p.stat().st_size for p in files)
+    for path in files:
+        path.unlink()
+    for folder in sorted((p for p in lib.rglob("*") if p.is_dir() and not any(p.is_relative_to(k) for k in keep)),
+                         key=lambda p: -len(p.parts)):
+        folder.rmdir()
+    return archive, len(files), size
+
+
 # ---------------------------------------------------------------------------- payload
 
 
@@ -443,6 +469,9 @@ def main() -> None:
     failures += byte_compile([staging / "service", staging / "host-python"])
     print(f"bundle:        runtime sources replaced by their .pyc: {human(source_removed)} of .py left out; "
           f"folder now {human(size_of(staging))}", flush=True)
+    archive, zipped, zipped_size = zip_standard_library(lib, {lib / "lib-dynload", site_packages})
+    print(f"bundle:        standard library: {zipped} files, {human(zipped_size)} -> {archive.relative_to(staging)} "
+          f"{human(archive.stat().st_size)}; folder now {human(size_of(staging))}", flush=True)
 
     progress(f"replacing {folder}")
     shutil.rmtree(folder, ignore_errors=True)
@@ -463,16 +492,15 @@ def main() -> None:
     # ------------------------------------------------------------------ report
     parts = {
         "executable (host + libpython, stripped)": folder / name,
-        "standard library (.pyc)": None,
+        f"standard library (.pyc in lib/python{VERSION.replace('.', '')}.zip)": lib.parent / f"python{VERSION.replace('.', '')}.zip",
         "lib-dynload": lib / "lib-dynload",
         f"{site_packages.relative_to(folder)}": site_packages,
         "service": folder / "service",
         "host-python": folder / "host-python",
     }
-    stdlib_size = size_of(lib) - size_of(lib / "lib-dynload") - size_of(site_packages)
     print(f"\nbundle: {folder}  {human(size_of(folder))}")
     for label, path in parts.items():
-        size = stdlib_size if path is None else size_of(path)
+        size = size_of(path)
         print(f"bundle:   {label:<48} {human(size):>10}")
     print(f"bundle: {single}  {human(single.stat().st_size)}  (loader {human(args.loader.stat().st_size)}, executable"
           f" {human(packed_executable)} and payload {human(len(payload))} compressed; content hash {digest[:32]})")

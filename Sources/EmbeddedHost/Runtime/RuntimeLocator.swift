@@ -78,8 +78,9 @@ public struct RuntimeLocator: Sendable {
         throw .runtimeNotFound(searched: searched.filter { seen.insert($0).inserted })
     }
 
-    /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`, or
-    /// `os.pyc` where the standard library ships sourceless, as in a bundle).
+    /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`,
+    /// `os.pyc` where the standard library ships sourceless, or `lib/pythonXY.zip`, the
+    /// archive on sys.path ahead of it, where a bundle keeps its standard library).
     func runtime(
         at path: String, source: PythonRuntime.Source, service: String?, hostModules: String? = nil
     ) throws(SidecarError) -> PythonRuntime {
@@ -115,7 +116,8 @@ public struct RuntimeLocator: Sendable {
             }
             programName = PathString.join(root, "bin/python")
         } else if fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.py"))
-                    || fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.pyc")) {
+                    || fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.pyc"))
+                    || fileExists(PathString.join(root, "lib/python\(linkedVersion.replacing(".", with: "")).zip")) {
             home = root
             programName = PathString.join(root, "bin/python\(linkedVersion)")
         } else {
