@@ -254,6 +254,23 @@ wait_listening afterkill && api afterkill "$work/cache3/cagent-sidecar/$hash"
 stop afterkill
 check "after the kill: one folder in the cache, leftovers removed" test "$(cache_entries "$work/cache3")" = "$hash "
 
+say "a single file whose executable is damaged, and one cut short"
+# A byte flipped 100 000 bytes in: past the ~15 KB loader, inside the zstd-compressed
+# executable (6.8 MB), whose frame checksum the loader checks when unpacking.
+cp "$work/single.run" "$work/damaged.run"
+byte=$(od -An -tu1 -j 100000 -N1 "$work/damaged.run" | tr -d ' ')
+printf "$(printf '\\%03o' $(( byte ^ 255 )))" | dd of="$work/damaged.run" bs=1 seek=100000 conv=notrunc status=none
+set +e
+env -i XDG_CACHE_HOME="$work/cache-damaged" "$work/damaged.run" --help >/dev/null 2>"$work/damaged.err"; status=$?
+head -c $(( $(stat -c %s "$work/single.run") - 1000 )) "$work/single.run" >"$work/short.run"; chmod 755 "$work/short.run"
+env -i XDG_CACHE_HOME="$work/cache-short" "$work/short.run" --help >/dev/null 2>"$work/short.err"; short_status=$?
+set -e
+check "damaged executable: refused (status $status) as damaged ($(cat "$work/damaged.err"))" \
+    bash -c '[ "$0" != 0 ] && grep -q "the bundled executable is damaged" "$1"' "$status" "$work/damaged.err"
+check "damaged executable: nothing cached" bash -c '[ -z "$(ls -A "$0" 2>/dev/null)" ]' "$work/cache-damaged/cagent-sidecar-bin"
+check "cut short: refused (status $short_status) as damaged ($(cat "$work/short.err"))" \
+    bash -c '[ "$0" != 0 ] && grep -q "damaged" "$1"' "$short_status" "$work/short.err"
+
 say "a read-only, empty cache folder"
 mkdir -p "$work/ro-empty"
 mount --bind "$work/ro-empty" "$work/ro-empty" && mount -o remount,bind,ro "$work/ro-empty"
