@@ -12,11 +12,13 @@ RUN_ARGS    ?= --token-file .cagent-token
 
 all: build
 
-# Debian's CPython 3.11: the interpreter whose libpython the host links, and its venv module.
+# Debian's CPython 3.11: the interpreter whose libpython the host links, and its venv
+# module; zstd's header (the single file's payload, Sources/CZstd) and program (make bundle).
 system:
-	@if ! pkg-config --exists python3-embed || ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
-		echo "setup: installing python3-dev and python3.11-venv with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev python3.11-venv pkg-config; \
+	@if ! pkg-config --exists python3-embed || ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 \
+		|| ! [ -f /usr/include/zstd.h ] || ! command -v zstd >/dev/null; then \
+		echo "setup: installing python3-dev, python3.11-venv, libzstd-dev and zstd with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev python3.11-venv pkg-config libzstd-dev zstd; \
 	fi
 
 # The project's virtual environment, made by that same interpreter (never the first
@@ -120,11 +122,12 @@ test-bundle: bundle
 bench-bundle: bundle
 	bundle/bench.sh
 
-# Every product, cagent-python (the control) included, then the bench from that build.
+# Every product, cagent-python (the control) included, then the bench from that build:
+# cagent-bench (full Foundation, never shipped) runs the cagent-sidecar beside it.
 bench: build
 	$(SWIFT) build $(SWIFT_FLAGS) $(LINK_FLAGS) -c release
 	@$(call finish,$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path))
-	"$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)/cagent-sidecar" bench
+	"$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)/cagent-bench"
 
 # Sustained load for figures, not part of `make test` (bench/soak.py): 50 concurrent
 # streamed runs and 4 clients calling execute for SOAK_SECONDS; fails on a stream that

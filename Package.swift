@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cagent-sidecar", targets: ["cagent-sidecar"]),
+        .executable(name: "cagent-bench", targets: ["cagent-bench"]),
         .library(name: "EmbeddedHost", targets: ["EmbeddedHost"]),
         .library(name: "Bridge", targets: ["Bridge"]),
         .library(name: "CagentClient", targets: ["CagentClient"]),
@@ -21,8 +22,8 @@ let package = Package(
             pkgConfig: "python3-embed",
             providers: [.apt(["python3-dev"])]
         ),
-        // zlib for the single-file bundle's payload (libpython links libz already).
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // zstd for the single-file bundle's payload (Sources/CZstd/shim.h says why).
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
         // fork/exec with PR_SET_PDEATHSIG for the subprocess backend.
         .target(name: "CSpawn"),
         // The allocator of one interpreter generation, unmapped once it is finalized.
@@ -31,29 +32,48 @@ let package = Package(
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CZlib", "CSpawn", "CGenerationHeap", "CagentAPI",
+                "Bridge", "CPython", "CZstd", "CSpawn", "CGenerationHeap", "CagentAPI",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Python")]
+            // The host's Python half (cagent_host) is found by path, not as a SwiftPM
+            // resource: a resource bundle's generated accessor imports Foundation, which
+            // would link ICU into the shipped binary (docs/shipping.md).
+            exclude: ["Python"]
         ),
+        // The shipped binary: FoundationEssentials only, never Foundation (no ICU data).
         .executableTarget(
             name: "cagent-sidecar",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "CagentBench",
+                "EmbeddedHost", "CagentAPI", "SidecarCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The bench (`cagent-bench`): full Foundation (Process, JSONSerialization), so a
+        // program of its own that runs the cagent-sidecar built beside it.
+        .executableTarget(
+            name: "cagent-bench",
+            dependencies: [
+                "EmbeddedHost", "CagentAPI", "CagentBench", "SidecarCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What both programs' command lines share: the supervision flags, CLIError.
+        .target(
+            name: "SidecarCLI",
+            dependencies: ["EmbeddedHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // The HTTP + SSE client: depends on nothing of the host (no Bridge, no CPython).
         .target(name: "CagentAPI"),
         .target(name: "CagentClient", dependencies: ["CagentAPI"]),
-        // `cagent-sidecar bench`'s plumbing: statistics, a keep-alive load client over
+        // `cagent-bench`'s plumbing: statistics, a keep-alive load client over
         // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
         .target(name: "CagentBench"),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench", "CZstd"], exclude: ["Fixtures"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# make bench-bundle: launch times of dist/cagent-sidecar.run, first (empty cache) and
-# later (cache reused), beside the folder dist/cagent-sidecar/ (nothing to unpack: what
-# a later launch should cost). A launch is timed from exec to the host's
-# `listening on` line, which it prints once GET /health answers.
+# make bench-bundle: in one run, side by side,
+#  - sizes: dist/cagent-sidecar.run and the folder dist/cagent-sidecar/;
+#  - launch times of the single file, first (empty cache) and later (cache reused),
+#    beside the folder (nothing to unpack: what a later launch should cost). A launch is
+#    timed from exec to the host's `listening on` line, printed once GET /health answers;
+#  - idle resident memory (VmRSS, after GET /health answered and the process settled) of
+#    the bundled embedded host (folder and single file) against plain uvicorn running the
+#    same service (.venv's python -m uvicorn main:app in python/).
+# docs/shipping.md has a run's results.
 #
 # With PYINSTALLER=/path/to/pyinstaller (or pyinstaller on PATH), the same service is
 # also built as a PyInstaller --onefile (uvicorn main:app) and timed to its first
@@ -18,6 +23,8 @@ for output in "$dist/cagent-sidecar/cagent-sidecar" "$dist/cagent-sidecar.run"; 
     [ -x "$output" ] || { echo "bench-bundle: $output is missing; run make bundle" >&2; exit 1; }
 done
 command -v curl >/dev/null || { echo "bench-bundle: needs curl" >&2; exit 1; }
+venv_python=${BENCH_PYTHON:-$project/.venv/bin/python}
+[ -x "$venv_python" ] || { echo "bench-bundle: $venv_python is missing (plain uvicorn's interpreter); run make setup" >&2; exit 1; }
 work=$(mktemp -d /tmp/cagent-bundle-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -a "$dist/cagent-sidecar" "$work/folder"
@@ -43,6 +50,10 @@ launch_ms() {
 }
 
 echo "bench-bundle: $runs launches each ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf 'bench-bundle: %-46s %8s\n' \
+    "size: single file ($dist/cagent-sidecar.run)" "$(du -h --apparent-size "$dist/cagent-sidecar.run" | cut -f1)" \
+    "size: folder ($dist/cagent-sidecar/)" "$(du -sh --apparent-size "$dist/cagent-sidecar" | cut -f1)" \
+    "  of which the executable" "$(du -h --apparent-size "$dist/cagent-sidecar/cagent-sidecar" | cut -f1)"
 first=(); unpack=(); later=(); folder=()
 for n in $(seq "$runs"); do
     first+=("$(launch_ms "$work/cache-first-$n" "$work/single.run")")
@@ -73,6 +84,65 @@ printf 'bench-bundle: %-46s median %5s ms   (%s)\n' \
     "folder (nothing to unpack)" "$(median "${folder[@]}")" "${folder[*]}" \
     "--help: single file (cache found and checked)" "$(median "${check[@]}")" "${check[*]}" \
     "--help: folder" "$(median "${plain[@]}")" "${plain[*]}"
+
+# Idle resident memory: VmRSS once the service answers GET /health and two reads 0.5 s
+# apart agree within 1 % (imports and the first request's allocations are done), up to
+# 10 s. Printed in MB; RUNS launches each, interleaved.
+rss_settled_kb() {
+    local pid=$1 previous=0 current n
+    for n in $(seq 20); do
+        current=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+        if [ "$previous" -gt 0 ] && [ $((current > previous ? current - previous : previous - current)) -le $((previous / 100)) ]; then
+            break
+        fi
+        previous=$current
+        sleep 0.5
+    done
+    echo "$current"
+}
+# idle_rss_kb KIND: launch, wait for /health, measure, SIGTERM.
+idle_rss_kb() {
+    local kind=$1 pid port out=$work/rss.out
+    : >"$out"
+    case $kind in
+    folder|single)
+        local executable=$work/folder/cagent-sidecar
+        [ "$kind" = single ] && executable=$work/single.run
+        env -i CAGENT_TOKEN=bench XDG_CACHE_HOME="$work/cache-first-1" TMPDIR="$work" "$executable" run --port 0 --log-level error \
+            >"$out" 2>"$work/rss.err" &
+        pid=$!
+        until port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$out") && [ -n "$port" ]; do
+            kill -0 "$pid" 2>/dev/null || { echo "bench-bundle: $executable exited:" >&2; cat "$work/rss.err" >&2; return 1; }
+            sleep 0.01
+        done ;;
+    uvicorn)
+        port=$((20000 + RANDOM % 20000))
+        (cd "$project/python" && exec env -i CAGENT_TOKEN=bench PATH=/usr/bin:/bin "$venv_python" -m uvicorn main:app \
+            --host 127.0.0.1 --port "$port" --log-level error) >"$out" 2>&1 &
+        pid=$! ;;
+    esac
+    until curl -s -o /dev/null "http://127.0.0.1:$port/health"; do
+        kill -0 "$pid" 2>/dev/null || { echo "bench-bundle: $kind exited:" >&2; cat "$out" >&2; return 1; }
+        sleep 0.01
+    done
+    curl -s -o /dev/null "http://127.0.0.1:$port/health"
+    rss_settled_kb "$pid"
+    kill -TERM "$pid"; wait "$pid" || true
+}
+rss_folder=(); rss_single=(); rss_uvicorn=()
+for n in $(seq "$runs"); do
+    rss_folder+=("$(idle_rss_kb folder)")
+    rss_single+=("$(idle_rss_kb single)")
+    rss_uvicorn+=("$(idle_rss_kb uvicorn)")
+done
+mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
+mbs() { local out=() v; for v in "$@"; do out+=("$(mb "$v")"); done; echo "${out[*]}"; }
+folder_rss=$(median "${rss_folder[@]}"); uvicorn_rss=$(median "${rss_uvicorn[@]}")
+printf 'bench-bundle: %-46s median %5s MB   (%s)\n' \
+    "idle RSS: folder, embedded host" "$(mb "$folder_rss")" "$(mbs "${rss_folder[@]}")" \
+    "idle RSS: single file, embedded host" "$(mb "$(median "${rss_single[@]}")")" "$(mbs "${rss_single[@]}")" \
+    "idle RSS: plain uvicorn (.venv python)" "$(mb "$uvicorn_rss")" "$(mbs "${rss_uvicorn[@]}")"
+printf 'bench-bundle: %-46s        %+.1f MB\n' "idle RSS: folder minus plain uvicorn" "$(awk -v a="$folder_rss" -v b="$uvicorn_rss" 'BEGIN {print (a - b) / 1024}')"
 
 pyinstaller=${PYINSTALLER:-$(command -v pyinstaller || true)}
 if [ -z "$pyinstaller" ]; then

@@ -5,9 +5,10 @@
 # Static libpython: the single file must start before its payload is unpacked, so the
 # executable cannot need libpython3.11.so at load time. It is linked as every host is
 # (toolchain/libpython.sh: Debian's PGO-built libpython3.11.a as one object,
-# -export-dynamic, -no-pie). The Swift runtime and Foundation are linked statically too
-# (--static-swift-stdlib): the executable needs only glibc, libstdc++, libgcc_s, libz and
-# libexpat from the machine.
+# -export-dynamic, -no-pie). The Swift runtime and FoundationEssentials are linked
+# statically too (--static-swift-stdlib): the executable needs only glibc, libstdc++,
+# libgcc_s, libz, libexpat and libzstd from the machine. Never Foundation itself: its ICU
+# data was 30 MB of the executable (docs/shipping.md); the build fails if it comes back.
 #
 # Environment: BUNDLE_SCRATCH (default .build-bundle), BUNDLE_DIST (default dist),
 # BUNDLE_PYTHON (default .venv/bin/python, made by `make setup` from /usr/bin/python3.11),
@@ -45,6 +46,18 @@ if [ "$(nm -D --defined-only "$executable" | grep -c " PyContextVar_Type$")" != 
     echo "bundle: $executable does not export the Py* API (extension modules would not load)" >&2
     exit 1
 fi
-echo "bundle: release build done in ${SECONDS} s"
+# Foundation (not FoundationEssentials) carries ICU's data; a stray `import Foundation`
+# in what the host links brings it back.
+if grep -c -a -e "_FoundationICU" -e "FoundationInternationalization" "$executable" >/dev/null; then
+    echo "bundle: $executable links Foundation's ICU (an \`import Foundation\` in EmbeddedHost, Bridge, CagentAPI or cagent-sidecar?)" >&2
+    exit 1
+fi
+echo "bundle: release build done in ${SECONDS} s: $executable $(du -h "$executable" | cut -f1) (unstripped; no ICU)"
 
-"$python" bundle/make_bundle.py --executable "$executable" --project "$project" --dist "$dist"
+# The single file's loader: plain C, no Swift runtime (bundle/loader/cagent-loader.c).
+loader="$scratch/cagent-loader"
+# The Swift toolchain's own clang (there wherever swift is; CC=... to change it).
+${CC:-$(dirname "$(command -v swift)")/clang} -O2 -Wall -Wextra -Werror -s -o "$loader" bundle/loader/cagent-loader.c -lzstd
+echo "bundle: loader $loader $(du -h "$loader" | cut -f1)"
+
+"$python" bundle/make_bundle.py --executable "$executable" --loader "$loader" --project "$project" --dist "$dist"

@@ -10,11 +10,14 @@ unpacked payload):
 
     cagent-sidecar                the host, libpython linked in statically
     runtime/                      a Python prefix: PyConfig.home
-      lib/python3.11/             the standard library, byte-compiled
-      lib/python3.11/lib-dynload/ its extension modules
-      lib/python3.11/<site>/      the service's requirements (site.py names the folder)
-    service/                      python/ without its tests
-    host-python/cagent_host/      the host's Python half
+      lib/python3.11/             the standard library, as sourceless .pyc files
+      lib/python3.11/lib-dynload/ its extension modules (stripped)
+      lib/python3.11/<site>/      the service's requirements (site.py names the folder),
+                                  as sourceless .pyc files, extension modules stripped
+    service/                      python/ without its tests (.py and .pyc)
+    host-python/cagent_host/      the host's Python half (.py and .pyc)
+
+What is left out, and why, is printed at the end and explained in docs/shipping.md.
 
 The payload format is documented in Sources/EmbeddedHost/Bundle/Payload.swift.
 """
@@ -36,7 +39,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-import zlib
+import zipfile
 from pathlib import Path
 
 try:
@@ -75,11 +78,20 @@ STDLIB_LEFT_OUT = {
 STDLIB_LEFT_OUT_ANYWHERE = {"test", "tests", "idle_test", "__pycache__"}
 # lib-dynload modules left out (prefixes of the file names).
 DYNLOAD_LEFT_OUT = ("_test", "_ctypes_test", "_xxtestfuzz", "xxlimited", "_tkinter")
+# Files in the requirements that only building or type checking reads (Cython sources,
+# C headers, stubs): never imported or opened at run time.
+SITE_LEFT_OUT_SUFFIXES = {".pyx": "Cython sources", ".pxd": "Cython declarations", ".pxi": "Cython includes",
+                          ".pyi": "type stubs", ".c": "C sources", ".h": "C headers", ".cpp": "C++ sources"}
 # From the service's python/ folder.
 SERVICE_LEFT_OUT = {"tests", "__pycache__", ".pytest_cache", "pytest.ini", "requirements-dev.txt", "requirements-dev.lock", ".env", ".venv"}
 
 PAYLOAD_PARTS = ("runtime", "service", "host-python")
 TRAILER_MAGIC = b"CAGENT-PAYLOAD-1"
+LOADER_MAGIC = b"CAGENT-LOADER-01"
+PAYLOAD_VERSION = 2
+# zstd -19 with a 128 MiB window (--long=27, within what any decoder accepts by default)
+# over all files at once: docs/shipping.md compares it with zlib per file and xz.
+ZSTD_ARGUMENTS = ("-19", "--long=27")
 
 
 class Progress:
@@ -229,7 +241,7 @@ def check_against_lock(distributions: list[metadata.Distribution], lock: Path) -
                          + "; run make setup (or make lock after changing requirements.txt)")
 
 
-def copy_requirements(distributions: list[metadata.Distribution], target: Path) -> dict[str, int]:
+def copy_requirements(distributions: list[metadata.Distribution], target: Path, left_out: dict[str, int]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for distribution in distributions:
         root = Path(distribution.locate_file("")).resolve()
@@ -241,6 +253,10 @@ def copy_requirements(distributions: list[metadata.Distribution], target: Path) 
             except ValueError:
                 continue  # console scripts in bin/ and the like
             if "__pycache__" in relative.parts or source.suffix == ".pyc" or not source.is_file():
+                continue
+            if source.suffix in SITE_LEFT_OUT_SUFFIXES:
+                key = f"requirements: *{source.suffix}  {SITE_LEFT_OUT_SUFFIXES[source.suffix]}"
+                left_out[key] = left_out.get(key, 0) + source.stat().st_size
                 continue
             copy_file(source, target / relative)
             total += source.stat().st_size
@@ -263,15 +279,17 @@ def copy_tree(source: Path, target: Path, left_out_names: set[str], left_out: di
             copy_file(entry, target / relative)
 
 
-def strip_debug_info(folder: Path) -> int:
-    """Wheels often ship extension modules with DWARF (uvloop: 13 MB of its 14):
-    `strip --strip-debug` keeps every symbol. Returns the bytes saved."""
+def strip_extension_modules(folder: Path) -> int:
+    """Wheels often ship extension modules with DWARF (uvloop: 13 MB of its 14) and all of
+    them with a full symbol table. `strip --strip-unneeded` removes both and keeps
+    .dynsym, the dynamic symbols the loader and `PyInit_*` lookups use. Returns the bytes
+    saved."""
     strip = shutil.which("strip")
     modules = sorted(p for p in folder.rglob("*.so") if p.is_file())
     if not strip or not modules:
         return 0
     before = sum(p.stat().st_size for p in modules)
-    subprocess.run([strip, "--strip-debug", *map(str, modules)], check=True)
+    subprocess.run([strip, "--strip-unneeded", *map(str, modules)], check=True)
     return before - sum(p.stat().st_size for p in modules)
 
 
@@ -291,63 +309,115 @@ def byte_compile(folders: list[Path]) -> list[str]:
     return failures
 
 
+def byte_compile_sourceless(folder: Path) -> tuple[int, list[str]]:
+    """Replaces every .py below `folder` with its .pyc beside it (`foo.py` -> `foo.pyc`,
+    the layout Python imports without a source: SourcelessFileLoader), as PyInstaller
+    ships its archive. Halves the standard library and the requirements; what it costs is
+    source lines in tracebacks through those frames and `inspect.getsource` on them
+    (docs/shipping.md). A file that does not compile stays as source. Returns the bytes
+    of source removed and the files that stayed."""
+    # Unchecked-hash headers, not timestamps: the copies' timestamps are the build's, and
+    # the payload's content hash (the cache's name) must not change when the files do not.
+    ok = compileall.compile_dir(str(folder), quiet=2, legacy=True, workers=0 if (os.cpu_count() or 1) > 1 else 1,
+                                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    removed = 0
+    kept: list[str] = []
+    for source in sorted(folder.rglob("*.py")):
+        compiled = source.with_suffix(".pyc")
+        if compiled.exists():
+            removed += source.stat().st_size
+            source.unlink()
+        else:
+            kept.append(str(source.relative_to(folder)))
+    if not ok and not kept:
+        raise SystemExit(f"bundle: byte-compiling {folder} failed")
+    return removed, kept
+
+
+def zip_standard_library(lib: Path, keep: set[Path]) -> tuple[Path, int, int]:
+    """Moves the standard library below `lib` (but not the folders in `keep`: lib-dynload,
+    the requirements) into lib/pythonXY.zip, deflated: the archive every CPython puts on
+    sys.path ahead of lib/pythonX.Y (zipimport is frozen into the interpreter; the
+    embeddable Windows distribution ships its standard library the same way). One file
+    instead of ~550 (the single file's first launch creates fewer), 6-7 MB smaller in the
+    folder. Returns the archive, how many files went in and their size."""
+    archive = lib.parent / f"python{VERSION.replace('.', '')}.zip"
+    files = sorted(p for p in lib.rglob("*") if p.is_file() and not any(p.is_relative_to(k) for k in keep))
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        for path in files:
+            # A fixed timestamp: the payload's content hash must not change with the build.
+            info = zipfile.ZipInfo(path.relative_to(lib).as_posix(), date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            out.writestr(info, path.read_bytes(), compresslevel=9)
+    size = sum(p.stat().st_size for p in files)
+    for path in files:
+        path.unlink()
+    for folder in sorted((p for p in lib.rglob("*") if p.is_dir() and not any(p.is_relative_to(k) for k in keep)),
+                         key=lambda p: -len(p.parts)):
+        folder.rmdir()
+    return archive, len(files), size
+
+
 # ---------------------------------------------------------------------------- payload
 
 
-def build_payload(root: Path, parts: tuple[str, ...]) -> bytes:
-    """The payload of dist/cagent-sidecar.run (format: Sources/EmbeddedHost/Bundle/Payload.swift)."""
-    entries: list[tuple[int, int, str, Path | None]] = []  # kind, mode, relative path, file
+def build_payload(root: Path, parts: tuple[str, ...]) -> tuple[bytes, int]:
+    """The payload of dist/cagent-sidecar.run (format: Sources/EmbeddedHost/Bundle/Payload.swift):
+    the index, then every file's bytes in index order as one zstd stream. Returns the
+    payload and the size of the data before compression."""
+    index = bytearray()
+    count = 0
+    files: list[Path] = []
     for part in parts:
         base = root / part
-        entries.append((0, 0o755, part, None))
-        for path in sorted(base.rglob("*")):
+        for path in [base, *sorted(base.rglob("*"))]:
             relative = path.relative_to(root).as_posix()
             if path.is_symlink():
                 raise SystemExit(f"bundle: unexpected symlink {path}")
+            encoded = relative.encode()
             if path.is_dir():
-                entries.append((0, 0o755, relative, None))
+                index += struct.pack("<BHQH", 0, 0o755, 0, len(encoded)) + encoded
             else:
                 mode = stat.S_IMODE(path.stat().st_mode)
-                entries.append((1, mode, relative, path))
-
-    def compress(entry: tuple[int, int, str, Path | None]) -> tuple[int, bytes, int]:
-        kind, _, _, path = entry
-        if kind == 0 or path is None:
-            return 0, b"", 0
-        raw = path.read_bytes()
-        packed = zlib.compress(raw, 6) if raw else b""
-        if len(packed) >= len(raw):
-            return len(raw), raw, 0
-        return len(raw), packed, 1
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # zlib releases the GIL
-        blobs = list(pool.map(compress, entries))
-
-    index = bytearray()
-    index_length = sum(30 + len(e[2].encode()) for e in entries)
-    offset = 20 + index_length
-    for (kind, mode, relative, _), (size, data, method) in zip(entries, blobs):
-        encoded = relative.encode()
-        index += struct.pack("<BHQQQBH", kind, mode, size, offset if data else 0, len(data), method, len(encoded))
-        index += encoded
-        offset += len(data)
-    assert len(index) == index_length
-    header = b"CAGP" + struct.pack("<IIQ", 1, len(entries), index_length)
-    return header + bytes(index) + b"".join(data for _, data, _ in blobs)
+                index += struct.pack("<BHQH", 1, mode, path.stat().st_size, len(encoded)) + encoded
+                files.append(path)
+            count += 1
+    data = b"".join(path.read_bytes() for path in files)
+    compressed = zstd_compress(data)
+    header = b"CAGP" + struct.pack("<IIQ", PAYLOAD_VERSION, count, len(index))
+    return header + bytes(index) + compressed, len(data)
 
 
-def write_single_file(executable: Path, payload: bytes, target: Path) -> str:
+def zstd_compress(data: bytes) -> bytes:
+    zstd = shutil.which("zstd")
+    if not zstd:
+        raise SystemExit("bundle: the zstd program is missing (apt-get install zstd; make setup does)")
+    return subprocess.run(
+        [zstd, "-q", "-c", f"-T{os.cpu_count() or 1}", *ZSTD_ARGUMENTS, f"--stream-size={len(data)}", "-"],
+        input=data, capture_output=True, check=True).stdout
+
+
+def write_single_file(loader: Path, executable: Path, payload: bytes, target: Path) -> tuple[str, int]:
+    """loader | executable (zstd) | loader trailer | payload | payload trailer
+    (bundle/loader/cagent-loader.c and Payload.swift document both trailers). Returns the
+    payload's hash and the compressed executable's size."""
     digest = hashlib.sha256(payload).digest()
+    host = executable.read_bytes()
+    packed = zstd_compress(host)
     temporary = target.with_name(target.name + ".tmp")
     with open(temporary, "wb") as out:
-        with open(executable, "rb") as exe:
-            shutil.copyfileobj(exe, out)
+        out.write(loader.read_bytes())
+        host_offset = out.tell()
+        out.write(packed)
+        out.write(LOADER_MAGIC + struct.pack("<QQQ", host_offset, len(packed), len(host))
+                  + hashlib.sha256(host).digest()[:16] + bytes(8))
         offset = out.tell()
         out.write(payload)
         out.write(TRAILER_MAGIC + struct.pack("<QQ", offset, len(payload)) + digest)
     os.chmod(temporary, 0o755)
     os.replace(temporary, target)
-    return digest.hex()
+    return digest.hex(), len(packed)
 
 
 # ---------------------------------------------------------------------------- checks
@@ -369,6 +439,7 @@ def needed_libraries(files: list[Path]) -> dict[str, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--executable", required=True, type=Path, help="the release host, libpython linked in")
+    parser.add_argument("--loader", required=True, type=Path, help="the single file's loader (bundle/loader)")
     parser.add_argument("--project", required=True, type=Path)
     parser.add_argument("--dist", required=True, type=Path)
     parser.add_argument("--no-strip", action="store_true")
@@ -396,26 +467,36 @@ def main() -> None:
     if not args.no_strip and shutil.which("strip"):
         # Debug symbols only: .dynsym (the exported Py* API extension modules need) stays.
         subprocess.run(["strip", str(executable)], check=True)
+    print(f"bundle:        executable {human(args.executable.stat().st_size)}, stripped {human(executable.stat().st_size)}", flush=True)
 
     progress(f"copying the standard library from {stdlib}")
     runtime = staging / "runtime"
     lib = runtime / "lib" / f"python{VERSION}"
     copy_stdlib(stdlib, dynload, lib, left_out)
     (runtime / "bin").mkdir(parents=True, exist_ok=True)  # program_name's folder; no python executable
+    print(f"bundle:        {human(size_of(lib))} (.py sources; compiled below)", flush=True)
 
     progress("copying the service's requirements from " + str(Path(sys.prefix)))
     site_packages = site_packages_folder(runtime)
     distributions = requirement_closure(project / "python" / "requirements.txt")
     check_against_lock(distributions, project / "python" / "requirements.lock")
-    requirement_sizes = copy_requirements(distributions, site_packages)
-    stripped = strip_debug_info(site_packages) if not args.no_strip else 0
+    requirement_sizes = copy_requirements(distributions, site_packages, left_out)
+    stripped = strip_extension_modules(lib) if not args.no_strip else 0
+    print(f"bundle:        {len(distributions)} distributions; extension modules stripped: {human(stripped)} saved", flush=True)
 
     progress("copying the service (python/) and the host's Python (cagent_host)")
     copy_tree(project / "python", staging / "service", SERVICE_LEFT_OUT, left_out, "python")
     copy_tree(project / "Sources" / "EmbeddedHost" / "Python", staging / "host-python", {"__pycache__"}, left_out, "host-python")
 
-    progress("byte-compiling (unchecked-hash .pyc)")
-    failures = byte_compile([lib, staging / "service", staging / "host-python"])
+    progress("byte-compiling: the runtime to sourceless .pyc, the service and cagent_host beside their .py")
+    source_removed, failures = byte_compile_sourceless(lib)
+    left_out["runtime: .py sources of the standard library and the requirements  (sourceless .pyc shipped)"] = source_removed
+    failures += byte_compile([staging / "service", staging / "host-python"])
+    print(f"bundle:        runtime sources replaced by their .pyc: {human(source_removed)} of .py left out; "
+          f"folder now {human(size_of(staging))}", flush=True)
+    archive, zipped, zipped_size = zip_standard_library(lib, {lib / "lib-dynload", site_packages})
+    print(f"bundle:        standard library: {zipped} files, {human(zipped_size)} -> {archive.relative_to(staging)} "
+          f"{human(archive.stat().st_size)}; folder now {human(size_of(staging))}", flush=True)
 
     progress(f"replacing {folder}")
     shutil.rmtree(folder, ignore_errors=True)
@@ -424,29 +505,32 @@ def main() -> None:
     lib = folder / lib.relative_to(staging)
     site_packages = folder / site_packages.relative_to(staging)
 
-    progress("writing the single file (payload: zlib per file, SHA-256 trailer)")
-    payload = build_payload(folder, PAYLOAD_PARTS)
+    progress(f"writing the single file: loader, the executable and the payload as zstd {' '.join(ZSTD_ARGUMENTS)} (takes a while)")
+    payload, raw_size = build_payload(folder, PAYLOAD_PARTS)
     single = dist / f"{name}.run"
-    digest = write_single_file(folder / name, payload, single)
+    digest, packed_executable = write_single_file(args.loader, folder / name, payload, single)
+    print(f"bundle:        {human(raw_size)} of files -> payload {human(len(payload))} "
+          f"({len(payload) / max(raw_size, 1):.1%}); executable {human(size_of(folder / name))} -> {human(packed_executable)}; "
+          f"loader {human(args.loader.stat().st_size)}; {single.name} {human(single.stat().st_size)}", flush=True)
     progress.done()
 
     # ------------------------------------------------------------------ report
     parts = {
         "executable (host + libpython, stripped)": folder / name,
-        "standard library (.py + .pyc)": None,
+        f"standard library (.pyc in lib/python{VERSION.replace('.', '')}.zip)": lib.parent / f"python{VERSION.replace('.', '')}.zip",
         "lib-dynload": lib / "lib-dynload",
         f"{site_packages.relative_to(folder)}": site_packages,
         "service": folder / "service",
         "host-python": folder / "host-python",
     }
-    stdlib_size = size_of(lib) - size_of(lib / "lib-dynload") - size_of(site_packages)
     print(f"\nbundle: {folder}  {human(size_of(folder))}")
     for label, path in parts.items():
-        size = stdlib_size if path is None else size_of(path)
+        size = size_of(path)
         print(f"bundle:   {label:<48} {human(size):>10}")
-    print(f"bundle: {single}  {human(single.stat().st_size)}  (payload {human(len(payload))} compressed, content hash {digest[:32]})")
-    print(f"bundle: requirements ({len(distributions)} distributions, largest first;"
-          f" debug info stripped from their extension modules: {human(stripped)} saved):")
+    print(f"bundle: {single}  {human(single.stat().st_size)}  (loader {human(args.loader.stat().st_size)}, executable"
+          f" {human(packed_executable)} and payload {human(len(payload))} compressed; content hash {digest[:32]})")
+    print(f"bundle: requirements ({len(distributions)} distributions, largest first, as installed;"
+          f" symbols and debug info stripped from the extension modules: {human(stripped)} saved):")
     for label, size in sorted(requirement_sizes.items(), key=lambda kv: -kv[1])[:12]:
         print(f"bundle:   {label:<48} {human(size):>10}")
     if len(requirement_sizes) > 12:

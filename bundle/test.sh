@@ -198,6 +198,26 @@ wait_listening renamed && api renamed "$cache/cagent-sidecar/$hash"
 stop renamed
 check "renamed: the cache was reused" quiet "$work/renamed.err"
 check "renamed: still one folder in the cache" test "$(cache_entries "$cache")" = "$hash "
+check "one cached executable ($(ls -A "$cache/cagent-sidecar-bin" | tr '\n' ' '))" \
+    test "$(ls -A "$cache/cagent-sidecar-bin" | wc -l)" = 1
+
+say "the single file in subprocess mode (the cached executable runs itself as python; its payload named by CAGENT_SINGLE_FILE)"
+run_args=(--mode subprocess)
+launch onefilesub "$work/single.run" "$cache"
+wait_listening onefilesub && api onefilesub "$cache/cagent-sidecar/$hash"
+stop onefilesub
+run_args=()
+check "single file, subprocess mode: the cache was reused" quiet "$work/onefilesub.err"
+
+say "a truncated cached executable"
+exe_cached=$(ls -d "$cache/cagent-sidecar-bin"/* | head -1)
+exe_size=$(stat -c %s "$exe_cached")
+truncate -s 100 "$exe_cached"
+launch exetruncated "$work/single.run" "$cache"
+wait_listening exetruncated && api exetruncated "$cache/cagent-sidecar/$hash"
+stop exetruncated
+check "truncated executable: the launch said it was damaged" grep -q "the cached executable .* was damaged (100 bytes" "$work/exetruncated.err"
+check "truncated executable: whole again" test "$(stat -c %s "$exe_cached")" = "$exe_size"
 
 say "two concurrent first launches"
 launch concurrent1 "$work/single.run" "$work/cache2"
@@ -206,19 +226,22 @@ wait_listening concurrent1 && api concurrent1 "$work/cache2/cagent-sidecar/$hash
 wait_listening concurrent2 && api concurrent2 "$work/cache2/cagent-sidecar/$hash"
 stop concurrent1
 stop concurrent2
+check "concurrent: the executable was cached (a missing cache folder is created)" \
+    bash -c '! grep -q "running it from memory" "$0" "$1"' "$work/concurrent1.err" "$work/concurrent2.err"
+check "concurrent: one cached executable" test "$(ls -A "$work/cache2/cagent-sidecar-bin" | wc -l)" = 1
 check "concurrent: one folder in the cache, no leftovers ($(cache_entries "$work/cache2"))" \
     test "$(cache_entries "$work/cache2")" = "$hash "
 say "  $(grep -h "^cagent-sidecar:" "$work/concurrent1.err" "$work/concurrent2.err" | tr '\n' ' ')"
 
 say "a truncated cache"
-victim="$cache/cagent-sidecar/$hash/runtime/lib/python3.11/os.py"
+victim="$cache/cagent-sidecar/$hash/runtime/lib/python311.zip"
 size=$(stat -c %s "$victim")
 truncate -s 100 "$victim"
 launch truncated "$work/single.run" "$cache"
 wait_listening truncated && api truncated "$cache/cagent-sidecar/$hash"
 stop truncated
-check "truncated: the launch said the cache was damaged" grep -q "was damaged (runtime/lib/python3.11/os.py has 100 bytes" "$work/truncated.err"
-check "truncated: os.py is whole again" test "$(stat -c %s "$victim")" = "$size"
+check "truncated: the launch said the cache was damaged" grep -q "was damaged (runtime/lib/python311.zip has 100 bytes" "$work/truncated.err"
+check "truncated: python311.zip is whole again" test "$(stat -c %s "$victim")" = "$size"
 check "truncated: one folder in the cache, no leftovers" test "$(cache_entries "$cache")" = "$hash "
 
 say "a first launch killed mid-unpack, then launched again"
@@ -231,6 +254,23 @@ wait_listening afterkill && api afterkill "$work/cache3/cagent-sidecar/$hash"
 stop afterkill
 check "after the kill: one folder in the cache, leftovers removed" test "$(cache_entries "$work/cache3")" = "$hash "
 
+say "a single file whose executable is damaged, and one cut short"
+# A byte flipped 100 000 bytes in: past the ~15 KB loader, inside the zstd-compressed
+# executable (6.8 MB), whose frame checksum the loader checks when unpacking.
+cp "$work/single.run" "$work/damaged.run"
+byte=$(od -An -tu1 -j 100000 -N1 "$work/damaged.run" | tr -d ' ')
+printf "$(printf '\\%03o' $(( byte ^ 255 )))" | dd of="$work/damaged.run" bs=1 seek=100000 conv=notrunc status=none
+set +e
+env -i XDG_CACHE_HOME="$work/cache-damaged" "$work/damaged.run" --help >/dev/null 2>"$work/damaged.err"; status=$?
+head -c $(( $(stat -c %s "$work/single.run") - 1000 )) "$work/single.run" >"$work/short.run"; chmod 755 "$work/short.run"
+env -i XDG_CACHE_HOME="$work/cache-short" "$work/short.run" --help >/dev/null 2>"$work/short.err"; short_status=$?
+set -e
+check "damaged executable: refused (status $status) as damaged ($(cat "$work/damaged.err"))" \
+    bash -c '[ "$0" != 0 ] && grep -q "the bundled executable is damaged" "$1"' "$status" "$work/damaged.err"
+check "damaged executable: nothing cached" bash -c '[ -z "$(ls -A "$0" 2>/dev/null)" ]' "$work/cache-damaged/cagent-sidecar-bin"
+check "cut short: refused (status $short_status) as damaged ($(cat "$work/short.err"))" \
+    bash -c '[ "$0" != 0 ] && grep -q "damaged" "$1"' "$short_status" "$work/short.err"
+
 say "a read-only, empty cache folder"
 mkdir -p "$work/ro-empty"
 mount --bind "$work/ro-empty" "$work/ro-empty" && mount -o remount,bind,ro "$work/ro-empty"
@@ -242,6 +282,8 @@ wait_listening roempty && {
 stop roempty
 check "read-only: the launch warned and used a private temporary folder" \
     grep -q "warning: cannot use the cache $work/ro-empty/cagent-sidecar .*private temporary folder" "$work/roempty.err"
+check "read-only: the executable ran from memory, with a warning" \
+    grep -q "warning: cannot cache the executable in $work/ro-empty/cagent-sidecar-bin .*running it from memory" "$work/roempty.err"
 check "read-only: the temporary folder is removed at exit" \
     bash -c '! ls -d "$0"/cagent-sidecar-unpacked-* >/dev/null 2>&1' "$work/tmp"
 

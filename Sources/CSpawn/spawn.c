@@ -117,14 +117,6 @@ int cagent_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
 
-void cagent_name_thread(const char *name) {
-#ifdef __linux__
-    prctl(PR_SET_NAME, name, 0, 0, 0);
-#else
-    (void)name;
-#endif
-}
-
 int cagent_set_parent_death_signal(int signal, pid_t expected_parent) {
 #ifdef __linux__
     if (prctl(PR_SET_PDEATHSIG, signal) != 0) return -1;

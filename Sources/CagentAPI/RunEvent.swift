@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One event of a run, as `GET /agent/stream/{request_id}` delivers it.
 ///

@@ -8,7 +8,7 @@ public enum BenchChart {
     static let subprocessColor = "#ff7f0e"
     static let sameInterpreterColor = "#2ca02c"
 
-    public static func svg(_ report: BenchReport, title: String = "cagent-sidecar bench: embedded vs subprocess") -> String {
+    public static func svg(_ report: BenchReport, title: String = "cagent-bench: embedded vs subprocess") -> String {
         let series: [(name: String, figures: BackendFigures, color: String)] =
             [("embedded", report.embedded, embeddedColor), ("subprocess", report.subprocess, subprocessColor)]
             + (report.sameInterpreter.map { [("subprocess on libpython", $0, sameInterpreterColor)] } ?? [])

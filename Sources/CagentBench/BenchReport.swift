@@ -1,6 +1,6 @@
 import Foundation
 
-/// The whole result of one `cagent-sidecar bench`: both backends, how they were
+/// The whole result of one `cagent-bench`: both backends, how they were
 /// measured, and the targets judged against the figures.
 public struct BenchReport: Sendable {
     public var embedded: BackendFigures

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A Python agent service the app can start, stop and restart, whatever runs it.
 ///

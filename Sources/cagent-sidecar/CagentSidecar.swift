@@ -5,7 +5,7 @@ struct CagentSidecar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cagent-sidecar",
         abstract: "Runs a Python agent service (FastAPI + uvicorn) inside this process, supervised.",
-        subcommands: [RunCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

@@ -1,27 +1,43 @@
 import EmbeddedHost
-import Foundation
+import FoundationEssentials
+import SidecarCLI
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `--events-file`: one JSON object per lifecycle event, appended and flushed
 /// line by line so another program can follow it.
 final class EventsFile: Sendable {
-    private let handle: Mutex<FileHandle>
+    /// Opened with O_APPEND: every line lands at the end, even if another writer appends too.
+    private let descriptor: Mutex<Int32>
 
     init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
-            }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw CLIError("\(path): \(String(cString: strerror(errno)))")
         }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle.seekToEnd()
-        self.handle = Mutex(handle)
+        self.descriptor = Mutex(fd)
+    }
+
+    deinit {
+        descriptor.withLock { _ = close($0) }
     }
 
     func append(_ event: SidecarEvent) {
         guard var line = try? JSONEncoder.eventLines.encode(event.json) else { return }
         line.append(0x0A)
-        handle.withLock { try? $0.write(contentsOf: line) }
+        descriptor.withLock { fd in
+            var offset = 0
+            while offset < line.count {
+                let written = line.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return  // a full disk loses events, not the service
+                }
+                offset += written
+            }
+        }
     }
 }
 

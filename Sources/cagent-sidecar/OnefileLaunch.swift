@@ -1,5 +1,7 @@
 import EmbeddedHost
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The single-file build (`dist/cagent-sidecar.run`) unpacks its payload before anything
 /// looks for the runtime; a plain executable or the bundle folder passes straight through.
@@ -9,16 +11,16 @@ enum OnefileLaunch {
         do {
             guard let unpacked = try OnefileBundle.prepareRunningExecutable() else { return }
             for warning in unpacked.warnings {
-                FileHandle.standardError.write(Data("cagent-sidecar: warning: \(warning)\n".utf8))
+                StandardError.write("cagent-sidecar: warning: \(warning)\n")
             }
             if unpacked.outcome == .unpacked {
                 let elapsed = ContinuousClock.now - started
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                FileHandle.standardError.write(Data(
-                    "cagent-sidecar: unpacked the bundled runtime into \(unpacked.directory) in \(String(format: "%.2f", seconds)) s\n".utf8))
+                let centiseconds = elapsed.components.seconds * 100 + elapsed.components.attoseconds / 10_000_000_000_000_000
+                let seconds = "\(centiseconds / 100).\(centiseconds % 100 < 10 ? "0" : "")\(centiseconds % 100)"
+                StandardError.write("cagent-sidecar: unpacked the bundled runtime into \(unpacked.directory) in \(seconds) s\n")
             }
         } catch {
-            FileHandle.standardError.write(Data("cagent-sidecar: \(error.description)\n".utf8))
+            StandardError.write("cagent-sidecar: \(error.description)\n")
             exit(EXIT_FAILURE)
         }
     }

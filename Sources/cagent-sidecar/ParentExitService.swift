@@ -1,7 +1,10 @@
 import EmbeddedHost
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `run --exit-with-parent`: ends when the process that started the host is gone, and
 /// its group then stops the host gracefully (within the shutdown timeout; exit status 0).

@@ -1,6 +1,9 @@
 import Bridge
 import EmbeddedHost
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `cagent-sidecar python [ARGS...]`: the linked interpreter run as the `python` command,
 /// with the runtime this host would use (a bundle has no `python` executable: this is
@@ -23,7 +26,7 @@ enum PythonCommand {
                 interpreter = (runtime.programName, runtime.home)
             }
         } catch {
-            FileHandle.standardError.write(Data("cagent-sidecar python: \(error.description)\n".utf8))
+            StandardError.write("cagent-sidecar python: \(error.description)\n")
             exit(EXIT_FAILURE)
         }
         let program = interpreter.programName ?? RuntimeLocator.currentExecutableDirectory() + "/python"

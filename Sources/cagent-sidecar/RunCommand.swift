@@ -1,6 +1,10 @@
 import ArgumentParser
+import SidecarCLI
 import EmbeddedHost
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import ServiceLifecycle
 
@@ -169,17 +173,17 @@ struct RunCommand: AsyncParsableCommand {
         await writer?.value
         if let failure {
             let message = (failure as? SidecarError)?.description ?? (failure as? SupervisorError)?.description ?? "\(failure)"
-            FileHandle.standardError.write(Data("cagent-sidecar: \(message)\n".utf8))
+            StandardError.write("cagent-sidecar: \(message)\n")
             if case SupervisorError.restartExhausted? = failure as? SupervisorError {
                 // Stopped gracefully; an outer supervisor restarts the process, which gives
                 // back what cold restarts kept.
-                FileHandle.standardError.write(Data("cagent-sidecar: exiting with status \(WedgedPolicy.exitStatus) (--on-exhausted exit)\n".utf8))
+                StandardError.write("cagent-sidecar: exiting with status \(WedgedPolicy.exitStatus) (--on-exhausted exit)\n")
                 throw ExitCode(WedgedPolicy.exitStatus)
             }
             if case SupervisorError.wedged? = failure as? SupervisorError {
                 // The interpreter thread is stuck in C code holding the GIL: it can be
                 // neither stopped nor finalized. Exit for an outer supervisor to restart us.
-                FileHandle.standardError.write(Data("cagent-sidecar: exiting with status \(WedgedPolicy.exitStatus) (--on-wedged exit)\n".utf8))
+                StandardError.write("cagent-sidecar: exiting with status \(WedgedPolicy.exitStatus) (--on-wedged exit)\n")
                 fflush(nil)
                 _exit(WedgedPolicy.exitStatus)
             }
@@ -207,9 +211,4 @@ struct RunCommand: AsyncParsableCommand {
         }
         return logger
     }
-}
-
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import EmbeddedHost
+import FoundationEssentials
 
 /// What `cagent-sidecar run` prints once, under `listening on http://HOST:PORT` (which stays
 /// the first line, alone: scripts and tests parse it): where the token is, a request to
@@ -11,7 +12,7 @@ struct StartBanner: Sendable {
 
     init(tokenFile: String?, token: String) {
         self.tokenFile = tokenFile.map { path in
-            path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+            path.hasPrefix("/") ? path : PathString.join(FileManager.default.currentDirectoryPath, path)
         }
         self.token = token
     }
@@ -23,7 +24,7 @@ struct StartBanner: Sendable {
         let tokenLine = tokenFile.map { "token: \($0) (send it as Authorization: Bearer <token>)" }
             ?? "token: \(token) (pass --token-file F to have it written to a file)"
         let body = #"{"agent_id": "echo", "input": {"hello": "world"}}"#
-        let query = token.addingPercentEncoding(withAllowedCharacters: Self.queryValueAllowed) ?? token
+        let query = Self.percentEncoded(token)
         return """
             listening on \(base)
               \(tokenLine)
@@ -35,8 +36,23 @@ struct StartBanner: Sendable {
 
     /// A single-quoted shell word: the path as is, whatever it contains.
     static func shellQuoted(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: #"'\''"#) + "'"
     }
 
-    private static let queryValueAllowed = CharacterSet.urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&+=#"))
+    /// A query value: unreserved characters (RFC 3986) as they are, every other byte
+    /// percent-encoded.
+    static func percentEncoded(_ text: String) -> String {
+        var encoded = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.append(Character(Unicode.Scalar(byte)))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                encoded += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return encoded
+    }
 }

@@ -80,6 +80,18 @@ struct RuntimeLocatorTests {
         }
     }
 
+    /// make bundle ships the standard library as sourceless .pyc in lib/python311.zip
+    /// (no lib/python3.11/os.py); a sourceless os.pyc in place is a prefix too.
+    @Test(arguments: ["lib/python3.11/os.pyc", "lib/python311.zip"])
+    func aBundleWithASourcelessOrZippedStandardLibraryIsAPrefix(landmark: String) throws {
+        let layout = try makeLayout(bundle: true)
+        try FileManager.default.moveItem(atPath: "\(layout.bin)/runtime/lib/python3.11/os.py",
+                                         toPath: "\(layout.bin)/runtime/\(landmark)")
+        let runtime = try locator(bin: layout.bin, cwd: layout.project).locate()
+        #expect(runtime.source == .bundle)
+        #expect(runtime.home == "\(layout.bin)/runtime")
+    }
+
     @Test func anExplicitPathThatIsNoRuntimeSaysWhy() throws {
         let root = try Fixtures.temporaryDirectory()
         #expect(throws: SidecarError.runtimeInvalid(

@@ -21,6 +21,36 @@ IMPORTS = (
 )
 
 
+# What make_bundle.py leaves out of the standard library (docs/shipping.md), what only
+# exists on other systems, and what acts on import (antigravity opens a browser, this
+# prints): every other module the interpreter names as standard must import.
+STDLIB_LEFT_OUT = {
+    "idlelib", "tkinter", "turtle", "turtledemo", "_tkinter", "ensurepip", "venv", "lib2to3", "pydoc_data",
+    "__phello__", "sitecustomize",
+}
+STDLIB_ELSEWHERE = {
+    "msvcrt", "winreg", "winsound", "_winapi", "nt", "_overlapped", "_msi", "msilib", "_scproxy", "_wmi",
+    "_aix_support", "_osx_support", "_android_support", "_ios_support", "_apple_support", "_pyrepl",
+}
+STDLIB_SIDE_EFFECTS = {"antigravity", "this"}
+
+
+def import_standard_library() -> list[str]:
+    """Imports every standard module not left out; returns the failures."""
+    failed = []
+    skipped = STDLIB_LEFT_OUT | STDLIB_ELSEWHERE | STDLIB_SIDE_EFFECTS
+    for name in sorted(sys.stdlib_module_names - skipped):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name and name.startswith("_") and name not in sys.builtin_module_names:
+                continue  # private accelerators Debian does not build (e.g. _gdbm without libgdbm)
+            failed.append(f"{name}: {type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001 - reported
+            failed.append(f"{name}: {type(error).__name__}: {error}")
+    return failed
+
+
 class ProbeAgent(Agent):
     id = "probe"
     description = "Where did this interpreter find everything? (bundle/test.sh)"
@@ -50,6 +80,9 @@ def inspect(root: str) -> dict[str, Any]:
             failed.append(f"{name}: {type(error).__name__}: {error}")
     if failed:
         problems.append(f"imports failed: {failed}")
+    stdlib_failed = import_standard_library()
+    if stdlib_failed:
+        problems.append(f"standard library modules failed to import: {stdlib_failed}")
     for entry in sys.path:
         if entry and os.path.exists(entry) and not inside(entry):
             problems.append(f"sys.path entry outside the bundle: {entry}")

@@ -23,10 +23,6 @@ pid_t cagent_spawn(const char *path, char *const argv[], char *const envp[], con
 /// inherits the write end and keeps the pipe open.
 int cagent_pipe_cloexec(int fds[2]);
 
-/// Names the calling thread (as `ps -L` and debuggers show it); Linux keeps 15 bytes.
-/// prctl is variadic, which Swift cannot call.
-void cagent_name_thread(const char *name);
-
 /// For this process: asks the kernel to send `signal` when the parent ends (Linux
 /// PR_SET_PDEATHSIG; the parent is the *thread* that forked this process), then checks
 /// that the parent is still `expected_parent`. Returns 1 when the signal is armed and the
@@ -34,5 +30,10 @@ void cagent_name_thread(const char *name);
 /// armed: nobody will send it), -1 with errno set when prctl failed, or ENOSYS where the
 /// system has no such request (not Linux).
 int cagent_set_parent_death_signal(int signal, pid_t expected_parent);
+
+/// Names the calling thread (`ps -T`, `top -H`, gdb): pthread_setname_np, likewise
+/// declared only under _GNU_SOURCE. Linux keeps 15 bytes; longer names are cut here
+/// rather than refused. Returns 0 or an errno value. (thread_name.c)
+int cagent_set_thread_name(const char *name);
 
 #endif

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -50,14 +50,23 @@ public enum OnefileBundle {
     /// ``prepareRunningExecutable()`` succeeded; nil otherwise (no payload, or not prepared).
     public static var preparedDirectory: String? { prepared.withLock { $0?.directory } }
 
-    /// Unpacks (or reuses) the running executable's payload; nil when it carries none.
-    /// Idempotent within a process.
+    /// Set by the single file's loader (bundle/loader/cagent-loader.c) to the `.run` file
+    /// it started from: the payload is there, not in the executable it cached and ran.
+    /// Inherited by the host's children, so a subprocess child finds the same payload.
+    public static let singleFileVariable = "CAGENT_SINGLE_FILE"
+
+    /// Unpacks (or reuses) the running executable's payload (or that of the single file
+    /// named by ``singleFileVariable``); nil when it carries none. Idempotent within a process.
     public static func prepareRunningExecutable(
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(SidecarError) -> Unpacked? {
         if let done = prepared.withLock({ $0 }) { return done }
-        let executable = "/proc/self/exe"
-        let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: executable)) ?? CommandLine.arguments[0]
+        let resolved: String
+        if let singleFile = environment[singleFileVariable], singleFile.hasPrefix("/") {
+            resolved = singleFile
+        } else {
+            resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        }
         let result: Unpacked?
         do {
             result = try prepare(
@@ -77,7 +86,7 @@ public enum OnefileBundle {
     /// (home from `$HOME`, else the password database); nil when there is no home.
     public static func cacheRoot(environment: [String: String]) -> String? {
         if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
-            return (xdg as NSString).appendingPathComponent(cacheFolderName)
+            return PathString.join(xdg, cacheFolderName)
         }
         var home = environment["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         if home == nil, let entry = getpwuid(getuid()), let directory = entry.pointee.pw_dir {
@@ -85,7 +94,7 @@ public enum OnefileBundle {
             if text.hasPrefix("/") { home = text }
         }
         guard let home else { return nil }
-        return ((home as NSString).appendingPathComponent(".cache") as NSString).appendingPathComponent(cacheFolderName)
+        return PathString.join(PathString.join(home, ".cache"), cacheFolderName)
     }
 
     static func temporaryRoot(environment: [String: String]) -> String {
@@ -99,7 +108,7 @@ public enum OnefileBundle {
         let entries = try payload.index()
         var warnings: [String] = []
         if let cacheRoot {
-            let final = (cacheRoot as NSString).appendingPathComponent(String(payload.trailer.hash.prefix(32)))
+            let final = PathString.join(cacheRoot, String(payload.trailer.hash.prefix(32)))
             var damage: String?
             if FileManager.default.fileExists(atPath: final) {
                 damage = payload.damage(in: final, entries: entries)
@@ -120,7 +129,7 @@ public enum OnefileBundle {
         } else {
             warnings.append("no cache folder (neither XDG_CACHE_HOME nor a home folder); unpacking into a private temporary folder for this launch")
         }
-        var template = Array(((temporaryRoot as NSString).appendingPathComponent("cagent-sidecar-unpacked-XXXXXX")).utf8CString)
+        var template = Array((PathString.join(temporaryRoot, "cagent-sidecar-unpacked-XXXXXX")).utf8CString)
         guard let made = mkdtemp(&template) else {
             throw .io(path: temporaryRoot, errno: errno, what: "create a temporary folder in")
         }
@@ -143,8 +152,8 @@ public enum OnefileBundle {
         try makeDirectories(root)
         guard access(root, W_OK | X_OK) == 0 else { throw .io(path: root, errno: errno, what: "write into") }
         removeLeftovers(in: root)
-        let name = (final as NSString).lastPathComponent
-        let temporary = (root as NSString).appendingPathComponent(".unpack-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
+        let name = PathString.lastComponent(final)
+        let temporary = PathString.join(root, ".unpack-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
         guard mkdir(temporary, 0o700) == 0 else { throw .io(path: temporary, errno: errno, what: "create") }
         do {
             try payload.extract(into: temporary)
@@ -166,7 +175,7 @@ public enum OnefileBundle {
                 try? FileManager.default.removeItem(atPath: temporary)
                 return .reused
             }
-            let aside = (root as NSString).appendingPathComponent(".damaged-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
+            let aside = PathString.join(root, ".damaged-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
             if rename(final, aside) == 0 {
                 replaced = true
                 try? FileManager.default.removeItem(atPath: aside)
@@ -189,7 +198,7 @@ public enum OnefileBundle {
     }
 
     private static func writeMarker(_ payload: PayloadFile, in directory: String) throws(PayloadError) {
-        let marker = (directory as NSString).appendingPathComponent(PayloadFile.markerName)
+        let marker = PathString.join(directory, PayloadFile.markerName)
         do {
             try Data((payload.trailer.hash + "\n").utf8).write(to: URL(fileURLWithPath: marker))
         } catch {
@@ -204,7 +213,7 @@ public enum OnefileBundle {
             let parts = name.split(separator: "-")
             guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]) else { continue }
             if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
-                try? FileManager.default.removeItem(atPath: (root as NSString).appendingPathComponent(name))
+                try? FileManager.default.removeItem(atPath: PathString.join(root, name))
             }
         }
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Everything a sidecar needs to start, as one value.
 public struct SidecarConfiguration: Sendable {
@@ -49,6 +49,6 @@ public enum ChildInterpreter: String, Sendable, CaseIterable {
 
     /// Where ``libpython`` expects `cagent-python`: beside this executable.
     public static var libpythonExecutable: String {
-        (RuntimeLocator.currentExecutableDirectory() as NSString).appendingPathComponent("cagent-python")
+        PathString.join(RuntimeLocator.currentExecutableDirectory(), "cagent-python")
     }
 }

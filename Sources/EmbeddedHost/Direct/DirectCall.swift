@@ -1,6 +1,6 @@
 import Bridge
 import CagentAPI
-import Foundation
+import FoundationEssentials
 
 /// One agent call queued for the service's loop (``DirectCallQueue``), and what Python
 /// delivers for it.

@@ -1,6 +1,6 @@
 import Bridge
 import CagentAPI
-import Foundation
+import FoundationEssentials
 import Synchronization
 #if canImport(Glibc)
 import Glibc

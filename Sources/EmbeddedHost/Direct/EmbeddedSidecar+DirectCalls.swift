@@ -1,5 +1,5 @@
 import CagentAPI
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Calling agents from Swift with no HTTP in between: the same agents, results, events

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -44,7 +44,7 @@ final class EmbeddedWatchdog: SidecarWatchdog {
             return !state.threadStarted
         }
         if start {
-            let thread = Thread { [self] in loop() }
+            let thread = HostThread { [self] in loop() }
             thread.name = "cagent-watchdog"
             thread.start()
         }
@@ -168,7 +168,7 @@ final class EmbeddedWatchdog: SidecarWatchdog {
     private func loop() {
         while true {
             let interval = tick
-            Thread.sleep(forTimeInterval: interval.secondsValue)
+            HostThread.sleep(forTimeInterval: interval.secondsValue)
             guard let step = nextStep() else { return }
             switch step {
             case .idle:

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,9 +15,9 @@ enum ExtensionCopies {
     /// thread-local destructors have not run yet (a Rust extension that ran on a thread
     /// still alive), or one marked not to be deleted.
     static func unload(below directory: String) -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+        guard let files = try? FileManager.default.subpathsOfDirectory(atPath: directory) else { return [] }
         var kept: [String] = []
-        for case let relative as String in walker where relative.hasSuffix(".so") {
+        for relative in files where relative.hasSuffix(".so") {
             let path = directory + "/" + relative
             var rounds = 0
             while rounds < 4, let handle = dlopen(path, RTLD_LAZY | RTLD_NOLOAD) {

@@ -1,4 +1,8 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Copies the extension modules a generation has loaded into the next generation's
@@ -46,7 +50,7 @@ final class ExtensionPrecopy: Sendable {
         }
         guard let job else { return }
         let start = starts.add(1, ordering: .relaxed).newValue
-        let thread = Thread { [self] in
+        let thread = HostThread { [self] in
             defer { work.leave() }
             // The generation's folder goes in the sidecar's copies folder, which must
             // exist: once the sidecar has removed it, nothing is recreated.
@@ -54,7 +58,7 @@ final class ExtensionPrecopy: Sendable {
                 || FileManager.default.fileExists(atPath: job.directory) else { return }
             for file in job.files {
                 if cancelled.load(ordering: .relaxed) { return }
-                Self.copy(file.origin, to: (job.directory as NSString).appendingPathComponent(file.module), start: start)
+                Self.copy(file.origin, to: PathString.join(job.directory, file.module), start: start)
             }
         }
         thread.name = "cagent-precopy"
@@ -78,7 +82,7 @@ final class ExtensionPrecopy: Sendable {
 
     private static func copy(_ origin: String, to folder: String, start: Int) {
         let manager = FileManager.default
-        let target = (folder as NSString).appendingPathComponent((origin as NSString).lastPathComponent)
+        let target = PathString.join(folder, PathString.lastComponent(origin))
         if let source = try? manager.attributesOfItem(atPath: origin)[.size] as? UInt64,
            let existing = try? manager.attributesOfItem(atPath: target)[.size] as? UInt64,
            source == existing {

@@ -1,5 +1,5 @@
 import Bridge
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -89,7 +89,10 @@ final class InterpreterThread: Sendable {
     }
 
     func start() {
-        OwnThread.detach(name: "cagent-interpreters") { [self] in main() }
+        // Coordinates the interpreters; each runs on a thread of its own (main()).
+        let thread = HostThread { [self] in main() }
+        thread.name = "cagent-interpreters"
+        thread.start()
     }
 
     /// Hands `command` to the running loop. Fails when no generation is serving or the
@@ -150,7 +153,7 @@ final class InterpreterThread: Sendable {
                 logger.warning("cannot reserve a heap for this interpreter; what it leaves after finalization stays with the process")
             }
             let number = generation
-            let end = OwnThread.run(name: "cagent-python", stackSize: Self.stackSize) { [self] in
+            let end = HostThread.run(name: "cagent-python", stackSize: Self.stackSize) { [self] in
                 interpreterLife(generation: number, copies: copies, first: processGeneration == 0)
             }
             if !end.abandoned.isEmpty, heap != nil {
@@ -435,7 +438,7 @@ final class InterpreterThread: Sendable {
     }
 
     private func copiesDirectory(_ processGeneration: UInt64) -> String {
-        (launch.copiesRoot as NSString).appendingPathComponent("gen-\(processGeneration)")
+        PathString.join(launch.copiesRoot, "gen-\(processGeneration)")
     }
 
     private func optionsJSON(generation: Int, reimport: Bool, first: Bool) throws -> String {

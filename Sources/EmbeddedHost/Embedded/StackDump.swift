@@ -1,5 +1,5 @@
 import CPython
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +17,7 @@ import Glibc
 /// ``InterpreterLink/dumpStacks()``).
 enum StackDump {
     static func capture(interpreterThread: pthread_t) -> String {
-        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("cagent-stacks-XXXXXX").utf8CString)
+        var template = Array(PathString.join(FileManager.default.temporaryDirectory.path, "cagent-stacks-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { return "(stacks unavailable: cannot create a temporary file: \(String(cString: strerror(errno))))" }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
@@ -35,7 +35,8 @@ enum StackDump {
         }
         let text = String(decoding: bytes, as: UTF8.self)
         // faulthandler prints the thread id as `0x%0*lx` with the width of a pointer.
-        let marker = String(format: "Thread 0x%016lx", UInt(bitPattern: Int(bitPattern: UInt(interpreterThread))))
-        return text.replacingOccurrences(of: marker + " ", with: marker + " [interpreter thread, event loop] ")
+        let hex = String(UInt(bitPattern: Int(bitPattern: UInt(interpreterThread))), radix: 16)
+        let marker = "Thread 0x" + String(repeating: "0", count: max(0, 16 - hex.count)) + hex
+        return text.replacing(marker + " ", with: marker + " [interpreter thread, event loop] ")
     }
 }

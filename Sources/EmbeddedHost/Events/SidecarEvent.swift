@@ -1,5 +1,5 @@
 import Bridge
-import Foundation
+import FoundationEssentials
 
 /// One lifecycle change, for UI feedback and the CLI's `--events-file`.
 public struct SidecarEvent: Sendable, Equatable {

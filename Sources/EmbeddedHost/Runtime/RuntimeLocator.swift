@@ -1,5 +1,8 @@
 import Bridge
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Finds the runtime in the order DESIGN.md gives: an explicit path, a bundle (the
 /// single file's unpacked payload, else the folder beside the executable), the project's
@@ -45,28 +48,28 @@ public struct RuntimeLocator: Sendable {
             return try runtime(at: explicitHome, source: .explicit, service: serviceDirectory)
         }
         for root in [unpackedBundleDirectory, executableDirectory].compactMap({ $0 }) {
-            let bundle = (root as NSString).appendingPathComponent(Self.bundleRuntimeFolder)
+            let bundle = PathString.join(root, Self.bundleRuntimeFolder)
             searched.append(bundle)
             if isDirectory(bundle) {
-                let service = serviceDirectory ?? (root as NSString).appendingPathComponent(Self.bundleServiceFolder)
+                let service = serviceDirectory ?? PathString.join(root, Self.bundleServiceFolder)
                 // A bundle carries its own host modules: nothing reaches back into the build tree.
-                let hostPython = (root as NSString).appendingPathComponent(Self.bundleHostPythonFolder)
-                let hostModules = fileExists((hostPython as NSString).appendingPathComponent("cagent_host"))
+                let hostPython = PathString.join(root, Self.bundleHostPythonFolder)
+                let hostModules = fileExists(PathString.join(hostPython, "cagent_host"))
                     ? hostPython : hostModulesDirectory
                 return try runtime(at: bundle, source: .bundle, service: service, hostModules: hostModules)
             }
         }
         for start in [workingDirectory, executableDirectory] {
-            var directory = (start as NSString).standardizingPath
+            var directory = PathString.standardized(start)
             while true {
-                let venv = (directory as NSString).appendingPathComponent(".venv")
-                let project = (directory as NSString).appendingPathComponent("python/main.py")
+                let venv = PathString.join(directory, ".venv")
+                let project = PathString.join(directory, "python/main.py")
                 searched.append(venv)
-                if fileExists((venv as NSString).appendingPathComponent("pyvenv.cfg")), fileExists(project) {
-                    let service = serviceDirectory ?? (directory as NSString).appendingPathComponent("python")
+                if fileExists(PathString.join(venv, "pyvenv.cfg")), fileExists(project) {
+                    let service = serviceDirectory ?? PathString.join(directory, "python")
                     return try runtime(at: venv, source: .virtualEnvironment, service: service)
                 }
-                let parent = (directory as NSString).deletingLastPathComponent
+                let parent = PathString.deletingLastComponent(directory)
                 if parent == directory || parent.isEmpty { break }
                 directory = parent
             }
@@ -75,17 +78,19 @@ public struct RuntimeLocator: Sendable {
         throw .runtimeNotFound(searched: searched.filter { seen.insert($0).inserted })
     }
 
-    /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`).
+    /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`,
+    /// `os.pyc` where the standard library ships sourceless, or `lib/pythonXY.zip`, the
+    /// archive on sys.path ahead of it, where a bundle keeps its standard library).
     func runtime(
         at path: String, source: PythonRuntime.Source, service: String?, hostModules: String? = nil
     ) throws(SidecarError) -> PythonRuntime {
-        let root = (path as NSString).standardizingPath
+        let root = PathString.standardized(path)
         let (programName, home) = try interpreter(at: root)
         guard let service else {
             throw .runtimeInvalid(path: root, reason: "no service folder given")
         }
-        let serviceRoot = (service as NSString).standardizingPath
-        guard fileExists((serviceRoot as NSString).appendingPathComponent("main.py")) else {
+        let serviceRoot = PathString.standardized(service)
+        guard fileExists(PathString.join(serviceRoot, "main.py")) else {
             throw .runtimeInvalid(path: serviceRoot, reason: "the service folder has no main.py")
         }
         return PythonRuntime(
@@ -96,9 +101,9 @@ public struct RuntimeLocator: Sendable {
     /// `PyConfig.program_name` and `PyConfig.home` for a runtime at `path`, with no
     /// service needed (`cagent-sidecar python` runs any program on it).
     public func interpreter(at path: String) throws(SidecarError) -> (programName: String?, home: String?) {
-        let root = (path as NSString).standardizingPath
+        let root = PathString.standardized(path)
         guard isDirectory(root) else { throw .runtimeInvalid(path: root, reason: "no such directory") }
-        let cfg = (root as NSString).appendingPathComponent("pyvenv.cfg")
+        let cfg = PathString.join(root, "pyvenv.cfg")
         var programName: String?
         var home: String?
         if fileExists(cfg) {
@@ -109,10 +114,12 @@ public struct RuntimeLocator: Sendable {
                     reason: "it was made by Python \(version), but this host links Python \(linkedVersion); "
                         + "recreate it with `/usr/bin/python\(linkedVersion) -m venv` (make setup does)")
             }
-            programName = (root as NSString).appendingPathComponent("bin/python")
-        } else if fileExists((root as NSString).appendingPathComponent("lib/python\(linkedVersion)/os.py")) {
+            programName = PathString.join(root, "bin/python")
+        } else if fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.py"))
+                    || fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.pyc"))
+                    || fileExists(PathString.join(root, "lib/python\(linkedVersion.replacing(".", with: "")).zip")) {
             home = root
-            programName = (root as NSString).appendingPathComponent("bin/python\(linkedVersion)")
+            programName = PathString.join(root, "bin/python\(linkedVersion)")
         } else {
             throw .runtimeInvalid(
                 path: root,
@@ -125,7 +132,7 @@ public struct RuntimeLocator: Sendable {
     static func venvVersion(cfgPath: String) -> String? {
         guard let text = try? String(contentsOfFile: cfgPath, encoding: .utf8) else { return nil }
         for line in text.split(whereSeparator: { $0.isNewline }) {
-            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace() }
             if parts.count == 2, parts[0] == "version" || parts[0] == "version_info" { return parts[1] }
         }
         return nil
@@ -140,30 +147,38 @@ public struct RuntimeLocator: Sendable {
     public static func currentExecutableDirectory() -> String {
         let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
-        return (path as NSString).deletingLastPathComponent
+        return PathString.deletingLastComponent(path)
     }
 
     private func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
     private func isDirectory(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 }
 
 /// Files the host ships with itself.
 public enum HostResources {
     /// The folder that holds the `cagent_host` package: in a bundle (the single file's
-    /// unpacked payload, or beside the executable), else the package's resource bundle
-    /// (SwiftPM's `Bundle.module`, which on Linux falls back to an absolute build path:
-    /// a bundle never gets there).
+    /// unpacked payload, or beside the executable), else this package's source tree
+    /// (`Sources/EmbeddedHost/Python`, found from this file's path at build time: what a
+    /// development build runs; a bundle never gets there). Not a SwiftPM resource: the
+    /// resource bundle's accessor (`Bundle.module`) would link Foundation and its ICU data
+    /// into the shipped binary, and on Linux it too named an absolute build-tree path.
     public static var pythonDirectory: String {
         for root in [OnefileBundle.preparedDirectory, RuntimeLocator.currentExecutableDirectory()].compactMap({ $0 }) {
-            let folder = (root as NSString).appendingPathComponent(RuntimeLocator.bundleHostPythonFolder)
-            if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("cagent_host")) {
+            let folder = PathString.join(root, RuntimeLocator.bundleHostPythonFolder)
+            if FileManager.default.fileExists(atPath: PathString.join(folder, "cagent_host")) {
                 return folder
             }
         }
-        return Bundle.module.bundleURL.appendingPathComponent("Python").path
+        return sourceTreeDirectory
+    }
+
+    /// `Sources/EmbeddedHost/Python` of the tree this host was built from.
+    static var sourceTreeDirectory: String {
+        // This file is Sources/EmbeddedHost/Runtime/RuntimeLocator.swift.
+        PathString.join(PathString.deletingLastComponent(PathString.deletingLastComponent(#filePath)), "Python")
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -17,7 +17,7 @@ final class ChildOutput: Sendable {
 
     /// Starts reading `descriptor` (the read end; closed when the pipe ends).
     init(descriptor: Int32, stream: String, logger: Logger) {
-        let thread = Thread { [self] in
+        let thread = HostThread { [self] in
             read(descriptor, stream: stream, logger: logger)
         }
         thread.name = "cagent-child-\(stream)"

@@ -1,5 +1,5 @@
 import CSpawn
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -53,7 +53,7 @@ final class ChildProcess: Sendable {
         let (outRead, outWrite, errRead, errWrite) = (outPipe[0], outPipe[1], errPipe[0], errPipe[1])
 
         let started: Result<ChildProcess, POSIXError> = await withCheckedContinuation { continuation in
-            let thread = Thread {
+            let thread = HostThread {
                 let result = spawn(command, stdout: outWrite, stderr: errWrite)
                 close(outWrite)
                 close(errWrite)

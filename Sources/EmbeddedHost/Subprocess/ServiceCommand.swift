@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The command line and environment of the child service: exactly
 /// `cd <service> && <runtime>/bin/python -m uvicorn main:app --host H --port P` (from a

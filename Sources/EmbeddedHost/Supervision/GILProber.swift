@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Synchronization
 
 /// One thread that does the watchdog's Python work, so the watchdog itself never waits
@@ -20,7 +21,7 @@ final class GILProber: Sendable {
     private let wake = DispatchSemaphore(value: 0)
 
     init(name: String = "cagent-gil-prober") {
-        let thread = Thread { [self] in work() }
+        let thread = HostThread { [self] in work() }
         thread.name = name
         thread.start()
     }

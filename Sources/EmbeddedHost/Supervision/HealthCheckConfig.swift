@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Every knob of the ``Supervisor``, with the original sidecar's defaults.
 ///

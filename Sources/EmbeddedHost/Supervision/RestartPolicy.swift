@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Backoff and circuit breaker as a pure value: the supervisor asks it what to do after
 /// each fault and tells it when the service became healthy; it never sleeps or reads a

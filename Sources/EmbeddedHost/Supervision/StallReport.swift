@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the watchdog knows about one stall of the service's event loop.
 public struct StallReport: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the ``Supervisor`` needs from a backend, beyond ``Sidecar``.
 ///

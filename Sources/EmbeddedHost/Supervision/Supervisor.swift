@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Keeps a ``SupervisedSidecar`` running and says what is happening.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where the ``Supervisor`` is. Transitions (one at a time, on the supervisor's actor):
 ///

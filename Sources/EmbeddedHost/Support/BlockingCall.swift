@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Runs blocking work (POSIX I/O, taking the GIL) on a thread of its own, so the
@@ -6,7 +6,7 @@ import Synchronization
 public enum BlockingCall {
     public static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: work()) }
+            let thread = HostThread { continuation.resume(returning: work()) }
             thread.name = "cagent-blocking"
             thread.start()
         }
@@ -17,7 +17,7 @@ public enum BlockingCall {
     /// back, cannot be cancelled); its result is then dropped.
     public static func run<T: Sendable>(timeout: Duration, _ work: @escaping @Sendable () -> T) async -> T? {
         let answer = Once<T>()
-        let thread = Thread { answer.fire(work()) }
+        let thread = HostThread { answer.fire(work()) }
         thread.name = "cagent-blocking"
         thread.start()
         guard await answer.wait(upTo: timeout) else { return nil }

@@ -1,5 +1,5 @@
 import CSpawn
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,7 +61,7 @@ public struct ParentWatch: Sendable {
     /// blocking read cannot be cancelled); it ends with the process.
     public static func standardInputClosed() async -> String? {
         let closed = Once<String>()
-        let reader = Thread {
+        let reader = HostThread {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }

@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Resident memory of this process, for the figures restarts and the bench print.
 public enum ProcessMemory {

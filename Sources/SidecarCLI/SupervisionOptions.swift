@@ -1,56 +1,58 @@
 import ArgumentParser
 import EmbeddedHost
-import Foundation
+import FoundationEssentials
 
-/// `cagent-sidecar run`'s supervision flags. Every duration is in seconds (fractions
+/// `cagent-sidecar run`'s supervision flags (and `cagent-bench`'s, which start `run` children). Every duration is in seconds (fractions
 /// allowed: `--stall-threshold 0.25`), like the older `--shutdown-timeout` and
 /// `--start-timeout`.
-struct SupervisionOptions: ParsableArguments {
+public struct SupervisionOptions: ParsableArguments {
+    public init() {}
+
     @Option(help: "Seconds between two GET /health probes.")
-    var healthInterval: Double = 5
+    public var healthInterval: Double = 5
 
     @Option(help: "Seconds one health probe may take.")
-    var healthTimeout: Double = 2
+    public var healthTimeout: Double = 2
 
     @Option(help: "Consecutive failed health probes before a restart.")
-    var maxRetries: Int = 3
+    public var maxRetries: Int = 3
 
     @Option(help: "Restarts without a stable period before giving up (the circuit opens and the program exits with status 1).")
-    var maxRestarts: Int = 5
+    public var maxRestarts: Int = 5
 
     @Option(help: "Seconds before the first restart.")
-    var backoffInitial: Double = 1
+    public var backoffInitial: Double = 1
 
     @Option(help: "Each further restart waits this many times longer.")
-    var backoffMultiplier: Double = 2
+    public var backoffMultiplier: Double = 2
 
     @Option(help: "Longest wait before a restart, in seconds.")
-    var maxBackoff: Double = 60
+    public var maxBackoff: Double = 60
 
     @Option(help: "Seconds the event loop may go without running the watchdog's heartbeat before it counts as stalled.")
-    var stallThreshold: Double = 1
+    public var stallThreshold: Double = 1
 
     @Option(help: "Seconds of health after a restart that reset the restart count and the backoff.")
-    var stablePeriod: Double = 60
+    public var stablePeriod: Double = 60
 
     @Option(help: "Seconds the GIL may stay out of reach during a stall before the service is wedged.")
-    var wedgeTimeout: Double = 5
+    public var wedgeTimeout: Double = 5
 
     @Option(help: "When wedged: exit (status 75, for an outer supervisor to restart the app) or stay (up, degraded).")
-    var onWedged: String = "exit"
+    public var onWedged: String = "exit"
 
     @Option(help: "MB of resident memory cold restarts may add to the process (each keeps ~2 MB, the first ~40 MB); past it a needed cold restart is not made (restart_exhausted). 0 disables cold restarts.")
-    var coldRestartBudget: Int = 256
+    public var coldRestartBudget: Int = 256
 
     @Option(help: "When a cold restart is needed past the budget: exit (status 75) or stay (up as it is, no more restarts).")
-    var onExhausted: String = "exit"
+    public var onExhausted: String = "exit"
 
-    func validate() throws {
+    public func validate() throws {
         _ = try healthCheckConfig(shutdownTimeout: 5)
     }
 
     /// The flags as a validated ``HealthCheckConfig``; errors name the flag.
-    func healthCheckConfig(shutdownTimeout: Double) throws -> HealthCheckConfig {
+    public func healthCheckConfig(shutdownTimeout: Double) throws -> HealthCheckConfig {
         var config = HealthCheckConfig()
         config.healthInterval = try duration(healthInterval, "--health-interval")
         config.healthTimeout = try duration(healthTimeout, "--health-timeout")

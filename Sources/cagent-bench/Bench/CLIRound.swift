@@ -1,6 +1,7 @@
 import CagentBench
 import EmbeddedHost
 import Foundation
+import SidecarCLI
 #if canImport(Glibc)
 import Glibc
 #endif

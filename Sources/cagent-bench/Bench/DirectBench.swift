@@ -2,6 +2,7 @@ import CagentAPI
 import CagentBench
 import EmbeddedHost
 import Foundation
+import SidecarCLI
 import Logging
 
 /// Direct calls and warm restarts, on an ``EmbeddedSidecar`` inside the bench process:

@@ -3,11 +3,17 @@ import CagentBench
 import EmbeddedHost
 import Foundation
 import Logging
+import SidecarCLI
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `cagent-sidecar bench`: both backends side by side, figures printed and never asserted.
+/// `cagent-bench`: both backends side by side, figures printed and never asserted.
+///
+/// A program of its own (not a `cagent-sidecar` subcommand) because it needs full
+/// Foundation (`Process`, `JSONSerialization`, `String(format:)`), whose ICU data the
+/// shipped binary leaves out (docs/shipping.md). It runs the `cagent-sidecar` built
+/// beside it.
 ///
 /// Order of work: rounds in fresh `run` child processes alternating embedded, subprocess
 /// and the control, the subprocess backend on the host's libpython (`cagent-python`; start, memory,
@@ -15,9 +21,10 @@ import Glibc
 /// warmer page cache), then direct calls and warm
 /// restarts on an in-process sidecar (``DirectBench``), then the supervisor's stall and
 /// crash figures (``SupervisionBench``). One interpreter at a time in this process.
+@main
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "cagent-bench",
         abstract: "Measure the embedded and subprocess backends side by side and print a table.",
         discussion: """
             Figures only: nothing is asserted. Timings are medians over the rounds with
@@ -172,16 +179,21 @@ struct BenchCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data("bench: \(line)\n".utf8))
     }
 
-    /// This very binary, for the `run` children: both backends and the bench are the same build.
+    /// The `cagent-sidecar` beside this executable, for the `run` children: the bench and
+    /// the host it measures come from the same build.
     static func executablePath() throws -> String {
         guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
             throw CLIError("cannot find this executable (/proc/self/exe)")
         }
-        return path
+        let sidecar = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("cagent-sidecar").path
+        guard FileManager.default.isExecutableFile(atPath: sidecar) else {
+            throw CLIError("cagent-bench runs the cagent-sidecar built beside it, and \(sidecar) is missing (`make bench` builds both)")
+        }
+        return sidecar
     }
 }
 
-/// The measurements behind `cagent-sidecar bench`, callable on their own.
+/// The measurements behind `cagent-bench`, callable on their own.
 enum SupervisionBench {
     struct Results {
         /// From the request that blocks the loop to the `stalled` event.
