@@ -1,7 +1,7 @@
 import Bridge
 import Foundation
 
-/// Finds the runtime in the order DESIGN.md gives: an explicit path, a bundle (the
+/// Finds the runtime in the order docs/running.md gives: an explicit path, a bundle (the
 /// single file's unpacked payload, else the folder beside the executable), the project's
 /// virtual environment.
 public struct RuntimeLocator: Sendable {
