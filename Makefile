@@ -104,7 +104,7 @@ test-swift: build
 		$(SWIFT) test --skip-build $(SWIFT_FLAGS) $(LINK_FLAGS) --filter "^$$target\." || exit 1; \
 	done
 
-# Shipping (README, "Shipping"): dist/cagent-sidecar/ (a relocatable folder) and
+# Shipping (docs/shipping.md): dist/cagent-sidecar/ (a relocatable folder) and
 # dist/cagent-sidecar.run (a single file), from a release build of its own in
 # $(BUNDLE_SCRATCH) with libpython and the Swift runtime linked statically.
 BUNDLE_SCRATCH ?= .build-bundle

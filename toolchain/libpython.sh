@@ -5,7 +5,7 @@
 # Why: Debian ships CPython built twice. The static archive is compiled with profile-
 # guided optimization (its objects carry .text.hot sections) and without -fPIC; the shared
 # library is a plain -fPIC build. On the shared library the same Python code runs
-# ~10 % slower and the service imports ~35 ms slower (README, "Benchmarks").
+# ~10 % slower and the service imports ~35 ms slower (docs/design.md, "Which CPython it links").
 #
 # What it writes (the Makefile passes it to every SwiftPM link and to cagent-python):
 #   OUT/libpython3.X.o   the whole archive as one relocatable object (`ld -r

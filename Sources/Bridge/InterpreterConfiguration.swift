@@ -16,7 +16,7 @@ public struct InterpreterConfiguration: Sendable {
     public var isolated: Bool
 
     /// `PyConfig.install_signal_handlers`. Off by default: the Swift host owns process
-    /// signals (DESIGN.md, "Thread model"). Note that importing `signal` or `asyncio.run` on
+    /// signals (docs/design.md, "Thread model"). Note that importing `signal` or `asyncio.run` on
     /// Python's main thread still installs a SIGINT handler; ignore SIGINT at the process
     /// level before initializing if that matters.
     public var installSignalHandlers: Bool

@@ -11,7 +11,7 @@ import Darwin
 /// Start and stop the process's one CPython interpreter.
 ///
 /// The thread that calls `initialize` owns the interpreter's life and must be the one that
-/// calls `finalize` (DESIGN.md, "Thread model"). Between the two, any thread may use Python
+/// calls `finalize` (docs/design.md, "Thread model"). Between the two, any thread may use Python
 /// through `GIL.withLock`.
 public enum PythonInterpreter {
     /// Whether an interpreter generation is up and accepting GIL scopes (`false` from the
@@ -28,7 +28,7 @@ public enum PythonInterpreter {
     /// threads can take it; the saved thread state is kept for `finalize()`.
     ///
     /// `Py_InitializeFromConfig` returns holding the GIL; without releasing it every
-    /// `PyGILState_Ensure` elsewhere would block forever (measured, DESIGN.md).
+    /// `PyGILState_Ensure` elsewhere would block forever (measured, docs/design.md).
     ///
     /// A failed initialization (e.g. a `pythonHome` without a standard library) cannot be
     /// retried in the same process — CPython stays half-initialized — so later calls throw

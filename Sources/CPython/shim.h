@@ -2,7 +2,7 @@
 #define CAGENT_CPYTHON_SHIM_H
 
 // <sys/select.h> first: without it a clean build can fail on an fd_set member
-// mismatch between this module and Dispatch (measured, see DESIGN.md).
+// mismatch between this module and Dispatch (measured, see docs/design.md).
 #include <sys/select.h>
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

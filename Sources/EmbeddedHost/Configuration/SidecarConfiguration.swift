@@ -44,7 +44,7 @@ public enum ChildInterpreter: String, Sendable, CaseIterable {
     /// host's libpython, without Swift. The bench's control: the embedded backend's
     /// interpreter build in a child process, so that comparing the two measures embedding
     /// and not two builds of CPython (Debian's libpython3.11.so runs Python ~20 % slower
-    /// than its python3.11 executable; see the README's Benchmarks).
+    /// than its python3.11 executable; see docs/benchmarks.md).
     case libpython
 
     /// Where ``libpython`` expects `cagent-python`: beside this executable.

@@ -9,7 +9,7 @@ import Glibc
 /// The one thread that owns the interpreter's whole life.
 ///
 /// It initializes CPython, runs the service's event loop (`cagent_host.runner.run`)
-/// and finalizes, always on itself, as DESIGN.md's thread model requires. A cold
+/// and finalizes, always on itself, as docs/design.md's thread model requires. A cold
 /// restart is this loop going round again with the next generation. Other threads
 /// reach the running loop only through ``request(_:timeout:)``, which takes the GIL
 /// briefly to hand a command to the loop.

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Glibc
 #endif
 
-/// Finds the runtime in the order DESIGN.md gives: an explicit path, a bundle (the
+/// Finds the runtime in the order docs/running.md gives: an explicit path, a bundle (the
 /// single file's unpacked payload, else the folder beside the executable), the project's
 /// virtual environment.
 public struct RuntimeLocator: Sendable {

@@ -5,7 +5,7 @@ loaded again from the same file keeps the C statics of its first load (the dynam
 linker returns the mapping it already has). For single-phase-init, Rust (PyO3) and
 Cython modules those statics point into the finalized interpreter: pydantic-core
 panics or answers with types of the old generation, uvloop fails to import,
-httptools parses into nothing (measured; see DESIGN.md).
+httptools parses into nothing (measured; see docs/design.md).
 
 From the second generation on, ``GenerationFinder`` loads every extension module
 that has a file from a fresh copy of it in a per-generation folder. A copy is a
