@@ -146,14 +146,15 @@ public actor Supervisor {
         }
     }
 
-    /// A restart on request (SIGHUP), outside the backoff and circuit accounting. A cold
-    /// one past ``HealthCheckConfig/coldRestartBudget`` is refused.
-    public func restart(_ kind: RestartKind) async throws {
+    /// A restart on request (SIGHUP, a reload), outside the backoff and circuit accounting.
+    /// A cold one past ``HealthCheckConfig/coldRestartBudget`` is refused. `reason` goes
+    /// into the `restarting` event.
+    public func restart(_ kind: RestartKind, reason: String = "requested") async throws {
         guard state == .running else { throw SidecarError.restartFailed("the supervisor is \(state), not running") }
         if kind == .cold, let growth = await budgetSpent() {
             throw SidecarError.restartFailed("cold restarts have added \(growth >> 20) MB, the budget is \(configuration.coldRestartBudget >> 20) MB (--cold-restart-budget); restart warm, or restart the process")
         }
-        try await sidecar.restart(kind)
+        try await sidecar.restart(kind, reason: reason, announce: true)
     }
 
     // MARK: - Faults
