@@ -99,7 +99,7 @@ public enum SourceWatcherError: Error, Sendable, Equatable, CustomStringConverti
 }
 
 /// The watch descriptors and the folder each one stands for.
-private struct WatchTree: @unchecked Sendable {
+private struct WatchTree: Sendable {
     let descriptor: Int32
     var folders: [Int32: String] = [:]
 

@@ -85,6 +85,48 @@ struct ReloadCLITests {
         #expect(await sidecar.waitForExit() == 0, "stderr:\n\(sidecar.stderr)")
     }
 
+    /// An agent module written into CAGENT_AGENTS_DIR (outside the service folder) is
+    /// served after the reload (written through a rename, as editors save).
+    @Test func theAgentsFolderIsWatchedToo() async throws {
+        let agents = try Fixtures.temporaryDirectory()
+        let sidecar = try SidecarProcess(arguments: ["--reload", "--log-level", "info"], agents: agents)
+        let port = try await sidecar.port()
+        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !sidecar.stderr.contains("reloading on changes"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(sidecar.stderr.contains(agents), "the agents folder is watched:\n\(sidecar.stderr)")
+        let before = try await client.post("/agent/execute", json: ["agent_id": "greeter", "input": [:]])
+        #expect(before.status == 404)
+
+        try """
+            from agents.base import Agent
+
+
+            class Greeter(Agent):
+                id = "greeter"
+                description = "Says hello."
+                input_schema = {"type": "object"}
+
+                async def run(self, input, context, emit):
+                    return {"text": "hello from the agents folder"}
+            """.write(toFile: (agents as NSString).appendingPathComponent("greeter.py"), atomically: true, encoding: .utf8)
+        var answer: LoopbackHTTP.Response?
+        while ContinuousClock.now < deadline + .seconds(30) {
+            let response = try await client.post("/agent/execute", json: ["agent_id": "greeter", "input": [:]])
+            if response.status == 200 {
+                answer = response
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(answer?.json?.at("result.text") == "hello from the agents folder", "stderr:\n\(sidecar.stderr)")
+        #expect(sidecar.events().contains { $0["type"] == "restarting" && $0["reason"] == "reload: greeter.py changed" })
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0, "stderr:\n\(sidecar.stderr)")
+    }
+
     @Test func reloadNeedsTheEmbeddedMode() async throws {
         let sidecar = try SidecarProcess(arguments: ["--reload", "--mode", "subprocess"])
         let status = await sidecar.waitForExit()
