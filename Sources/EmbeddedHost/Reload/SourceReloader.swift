@@ -33,7 +33,11 @@ public struct SourceReloader: Sendable {
                 // The first line: the service has logged the whole traceback already.
                 let detail = (error as? SidecarError)?.description ?? "\(error)"
                 let summary = detail.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? detail
-                logger.error("reload failed; the previous service keeps serving", metadata: ["error": "\(summary)"])
+                if await supervisor.state == .running {
+                    logger.error("reload failed; the previous service keeps serving", metadata: ["error": "\(summary)"])
+                } else {
+                    logger.error("reload failed", metadata: ["error": "\(summary)"])
+                }
             }
         }
     }
