@@ -8,7 +8,7 @@ STAMP       := $(VENV)/.requirements-installed
 SWIFT_FLAGS ?=
 RUN_ARGS    ?= --token-file .cagent-token
 
-.PHONY: all setup lock system libpython build run test test-swift test-python bench clean bundle test-bundle bench-bundle soak
+.PHONY: all setup lock system libpython build run test test-swift test-python test-examples bench clean bundle test-bundle bench-bundle soak
 
 all: build
 
@@ -85,7 +85,7 @@ finish = bin="$(1)"; \
 run: build
 	$(SWIFT) run $(SWIFT_FLAGS) $(LINK_FLAGS) cagent-sidecar run $(RUN_ARGS)
 
-test: test-python test-swift test-bundle
+test: test-python test-swift test-examples test-bundle
 
 # The service's tests, then the host's Python half (cagent_host).
 test-python: setup
@@ -103,6 +103,13 @@ test-swift: build
 		echo "swift test: $$target"; \
 		$(SWIFT) test --skip-build $(SWIFT_FLAGS) $(LINK_FLAGS) --filter "^$$target\." || exit 1; \
 	done
+
+# An app that embeds the service (docs/embedding.md): Examples/EmbedService, a package of
+# its own depending on this one by path, built as an app is (toolchain/swift-build-app.sh:
+# libpython linked in) and run; it exits 0 when every step answered as expected.
+test-examples: setup libpython
+	cd Examples/EmbedService && ../../toolchain/swift-build-app.sh --product EmbedService
+	Examples/EmbedService/.build/debug/EmbedService
 
 # Shipping (docs/shipping.md): dist/cagent-sidecar/ (a relocatable folder) and
 # dist/cagent-sidecar.run (a single file), from a release build of its own in
@@ -139,4 +146,4 @@ soak: build
 	$(VENV_PY) bench/soak.py --binary "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/cagent-sidecar" --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
-	rm -rf .build $(LIBPYTHON) $(BUNDLE_SCRATCH) dist
+	rm -rf .build $(LIBPYTHON) $(BUNDLE_SCRATCH) dist Examples/EmbedService/.build

@@ -129,3 +129,7 @@ extension JSON: ExpressibleByDictionaryLiteral {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }
+
+/// `["text": "after \(kind)"]`: an interpolated string literal is a JSON string, as a
+/// plain one is.
+extension JSON: ExpressibleByStringInterpolation {}

@@ -71,6 +71,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Stop gracefully and exit when the process that started this one ends, however it ends (Linux: parent-death signal; any system: end of file on standard input when it is a pipe). For a sidecar spawned by an app.")
     var exitWithParent = false
 
+    @Flag(help: "Development: restart warm when a .py file in the service folder or CAGENT_AGENTS_DIR changes (inotify, debounced); a change that fails to import keeps the previous service serving and reports restart_failed. Embedded mode only.")
+    var reload = false
+
     @OptionGroup(title: "Supervision")
     var supervision: SupervisionOptions
 
@@ -79,6 +82,9 @@ struct RunCommand: AsyncParsableCommand {
         if let childPython {
             guard ChildInterpreter(rawValue: childPython) != nil else { throw ValidationError("--child-python must be runtime, host or libpython") }
             guard mode == "subprocess" else { throw ValidationError("--child-python needs --mode subprocess") }
+        }
+        if reload, mode != "embedded" {
+            throw ValidationError("--reload needs --mode embedded (it restarts warm, in the same interpreter)")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard ["critical", "error", "warning", "info", "debug", "trace"].contains(logLevel) else {
@@ -152,6 +158,13 @@ struct RunCommand: AsyncParsableCommand {
             .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
                   failureTerminationBehavior: .gracefullyShutdownGroup)
         ]
+        if reload, let embedded = sidecar as? EmbeddedSidecar {
+            services.append(.init(
+                service: ReloadService(
+                    supervisor: supervisor, serviceDirectory: { await embedded.runtime?.serviceDirectory },
+                    agentsDirectory: configuration.serviceEnvironment["CAGENT_AGENTS_DIR"], logger: logger),
+                successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         if let parentWatch {
             // Its end (the parent is gone) stops the whole group gracefully.
             services.append(.init(service: ParentExitService(watch: parentWatch, logger: logger),

@@ -111,6 +111,37 @@ struct RuntimeLocatorTests {
         }
     }
 
+    /// `SidecarConfiguration.serviceDirectory` nil with `pythonHome` set: the service is
+    /// found beside the runtime, as its doc says (it used to fail: "no service folder given").
+    @Test func anExplicitVenvFindsTheServiceBesideIt() throws {
+        let layout = try makeLayout()
+        let elsewhere = try Fixtures.temporaryDirectory()
+        let runtime = try locator(explicit: "\(layout.project)/.venv", bin: elsewhere, cwd: elsewhere).locate()
+        #expect(runtime.source == .explicit)
+        #expect(runtime.serviceDirectory == "\(layout.project)/python")
+    }
+
+    @Test func anExplicitPrefixFindsTheBundleServiceBesideIt() throws {
+        let layout = try makeLayout(bundle: true)
+        let elsewhere = try Fixtures.temporaryDirectory()
+        let runtime = try locator(explicit: "\(layout.bin)/runtime", bin: elsewhere, cwd: elsewhere).locate()
+        #expect(runtime.home == "\(layout.bin)/runtime")
+        #expect(runtime.serviceDirectory == "\(layout.bin)/service")
+    }
+
+    @Test func anExplicitRuntimeWithNoServiceBesideItSaysWhatToSet() throws {
+        let layout = try makeLayout()
+        try FileManager.default.removeItem(atPath: "\(layout.project)/python/main.py")
+        let elsewhere = try Fixtures.temporaryDirectory()
+        #expect {
+            try locator(explicit: "\(layout.project)/.venv", bin: elsewhere, cwd: elsewhere).locate()
+        } throws: { error in
+            guard case SidecarError.runtimeInvalid(let path, let reason) = error else { return false }
+            return path == "\(layout.project)/.venv" && reason.contains("\(layout.project)/python")
+                && reason.contains("SidecarConfiguration.serviceDirectory (--service-dir)")
+        }
+    }
+
     @Test func theLinkedVersionIsReadFromLibpython() {
         #expect(RuntimeLocator.linkedMajorMinor() == "3.11")
     }

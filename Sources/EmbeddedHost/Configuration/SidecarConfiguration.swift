@@ -12,7 +12,9 @@ public struct SidecarConfiguration: Sendable {
     public var logLevel: String = "info"
     /// An explicit runtime (a virtual environment or a Python prefix); see ``RuntimeLocator``.
     public var pythonHome: String?
-    /// The service folder (`python/`); found beside the runtime when nil.
+    /// The service folder (`python/`, the one with `main.py`). When nil it is found beside
+    /// the runtime: `python/` beside a project's `.venv` (also beside an explicit
+    /// ``pythonHome``), `service/` beside a bundle's `runtime/`; see ``RuntimeLocator``.
     public var serviceDirectory: String?
     /// uvicorn's `--loop` (auto, asyncio, uvloop) and `--http` (auto, h11, httptools).
     public var eventLoop: String = "auto"

@@ -180,6 +180,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
 
         state = .starting
         publish(.starting(generation: 1))
+        LibpythonLink.warnOnceIfShared(logger)
         let runtime: PythonRuntime
         let socket: ListeningSocket
         do {

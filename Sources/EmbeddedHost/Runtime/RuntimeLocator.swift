@@ -45,7 +45,10 @@ public struct RuntimeLocator: Sendable {
     public func locate() throws(SidecarError) -> PythonRuntime {
         var searched: [String] = []
         if let explicitHome {
-            return try runtime(at: explicitHome, source: .explicit, service: serviceDirectory)
+            _ = try interpreter(at: explicitHome)  // a runtime that is none says so first
+            let service: String
+            if let serviceDirectory { service = serviceDirectory } else { service = try serviceBeside(runtime: explicitHome) }
+            return try runtime(at: explicitHome, source: .explicit, service: service)
         }
         for root in [unpackedBundleDirectory, executableDirectory].compactMap({ $0 }) {
             let bundle = PathString.join(root, Self.bundleRuntimeFolder)
@@ -78,17 +81,29 @@ public struct RuntimeLocator: Sendable {
         throw .runtimeNotFound(searched: searched.filter { seen.insert($0).inserted })
     }
 
+    /// The service folder of an explicit runtime given without one, beside it as the two
+    /// layouts have it: `python/` beside a project's `.venv`, `service/` beside a bundle's
+    /// `runtime/`. Throws, naming what to set, when neither has a `main.py`.
+    func serviceBeside(runtime path: String) throws(SidecarError) -> String {
+        let parent = PathString.deletingLastComponent(PathString.standardized(path))
+        let candidates = ["python", Self.bundleServiceFolder].map { PathString.join(parent, $0) }
+        for candidate in candidates where fileExists(PathString.join(candidate, "main.py")) {
+            return candidate
+        }
+        throw .runtimeInvalid(
+            path: PathString.standardized(path),
+            reason: "no service folder given and none beside it (no main.py in \(candidates.joined(separator: " or "))); "
+                + "set SidecarConfiguration.serviceDirectory (--service-dir) to the folder that holds the service's main.py")
+    }
+
     /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`,
     /// `os.pyc` where the standard library ships sourceless, or `lib/pythonXY.zip`, the
     /// archive on sys.path ahead of it, where a bundle keeps its standard library).
     func runtime(
-        at path: String, source: PythonRuntime.Source, service: String?, hostModules: String? = nil
+        at path: String, source: PythonRuntime.Source, service: String, hostModules: String? = nil
     ) throws(SidecarError) -> PythonRuntime {
         let root = PathString.standardized(path)
         let (programName, home) = try interpreter(at: root)
-        guard let service else {
-            throw .runtimeInvalid(path: root, reason: "no service folder given")
-        }
         let serviceRoot = PathString.standardized(service)
         guard fileExists(PathString.join(serviceRoot, "main.py")) else {
             throw .runtimeInvalid(path: serviceRoot, reason: "the service folder has no main.py")

@@ -28,6 +28,9 @@ public actor Supervisor {
     private var watchdog: (any SidecarWatchdog)?
     private let stopRequest = Once<Void>()
     private let finished = Once<Void>()
+    /// The first time the service is running (success), or why it never got there: what
+    /// ``run()`` threw, or ``SupervisorError/stoppedBeforeRunning``.
+    private let ready = Once<Result<Void, any Error>>()
     private var running = false
     private var stopError: (any Error)?
     private let logger: Logger
@@ -61,6 +64,29 @@ public actor Supervisor {
     /// (the service cannot be stopped: end the process), or the stop's own error.
     public func run() async throws {
         guard !running, !finished.isFired else { throw SupervisorError.alreadyRunning }
+        do {
+            try await supervise()
+            ready.fire(.failure(SupervisorError.stoppedBeforeRunning))
+        } catch {
+            // A start that failed for good (no runtime, port taken) is over: not `.starting`.
+            if state == .starting { state = .stopped }
+            ready.fire(.failure(error))
+            throw error
+        }
+    }
+
+    /// Returns once the service is running for the first time (at once when it already
+    /// has been), so an app need not poll ``state``. Throws what ``run()`` threw when it
+    /// ended before that (a configuration error, the circuit opening),
+    /// ``SupervisorError/stoppedBeforeRunning`` when it was stopped first, or
+    /// `CancellationError` when the waiting task is cancelled.
+    public nonisolated func waitUntilRunning() async throws {
+        guard let outcome = await ready.wait() else { throw CancellationError() }
+        try outcome.get()
+    }
+
+    /// ``run()``'s body: start, then handle faults until stopped.
+    private func supervise() async throws {
         running = true
         defer {
             running = false
@@ -120,14 +146,15 @@ public actor Supervisor {
         }
     }
 
-    /// A restart on request (SIGHUP), outside the backoff and circuit accounting. A cold
-    /// one past ``HealthCheckConfig/coldRestartBudget`` is refused.
-    public func restart(_ kind: RestartKind) async throws {
+    /// A restart on request (SIGHUP, a reload), outside the backoff and circuit accounting.
+    /// A cold one past ``HealthCheckConfig/coldRestartBudget`` is refused. `reason` goes
+    /// into the `restarting` event.
+    public func restart(_ kind: RestartKind, reason: String = "requested") async throws {
         guard state == .running else { throw SidecarError.restartFailed("the supervisor is \(state), not running") }
         if kind == .cold, let growth = await budgetSpent() {
             throw SidecarError.restartFailed("cold restarts have added \(growth >> 20) MB, the budget is \(configuration.coldRestartBudget >> 20) MB (--cold-restart-budget); restart warm, or restart the process")
         }
-        try await sidecar.restart(kind)
+        try await sidecar.restart(kind, reason: reason, announce: true)
     }
 
     // MARK: - Faults
@@ -367,6 +394,7 @@ public actor Supervisor {
 
     private func becameHealthy() {
         state = .running
+        ready.fire(.success(()))
         policy.recordHealthy(at: .now)
     }
 

@@ -4,6 +4,7 @@ import FoundationEssentials
 ///
 /// ```
 /// idle → starting → running
+/// starting → stopped                          (a start that no restart can fix; run() throws)
 /// running → (crash | failed probes) → backingOff → restarting → running
 /// running → stalled → running                 (interrupted, or it ended by itself)
 /// running → stalled → backingOff → restarting → running   (the interrupt did not help)
@@ -43,6 +44,9 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
     /// policy is `exit` (the CLI exits with status 75).
     case restartExhausted(detail: String)
     case alreadyRunning
+    /// ``Supervisor/stop()`` came before the service was ever running
+    /// (``Supervisor/waitUntilRunning()`` throws it).
+    case stoppedBeforeRunning
 
     public var description: String {
         switch self {
@@ -56,6 +60,8 @@ public enum SupervisorError: Error, Sendable, Equatable, CustomStringConvertible
             return "the cold restart budget is spent: \(detail)"
         case .alreadyRunning:
             return "this supervisor is already running"
+        case .stoppedBeforeRunning:
+            return "the supervisor was stopped before the service was running"
         }
     }
 }

@@ -16,6 +16,8 @@ actor FakeSidecar: SupervisedSidecar {
     var failingStarts = 0
     /// Every start fails.
     var alwaysFailStarts = false
+    /// Every start throws this (a configuration error: no runtime, port taken).
+    var startError: SidecarError?
     var healthy = true
     private(set) var starts = 0
     private(set) var restarts: [(kind: RestartKind, reason: String)] = []
@@ -42,7 +44,8 @@ actor FakeSidecar: SupervisedSidecar {
     nonisolated func publish(_ event: SidecarEvent) { broadcaster.publish(event) }
     nonisolated func closeEvents() { broadcaster.finish() }
 
-    func set(failingStarts: Int? = nil, alwaysFailStarts: Bool? = nil, healthy: Bool? = nil) {
+    func set(failingStarts: Int? = nil, alwaysFailStarts: Bool? = nil, healthy: Bool? = nil, startError: SidecarError? = nil) {
+        if let startError { self.startError = startError }
         if let failingStarts { self.failingStarts = failingStarts }
         if let alwaysFailStarts { self.alwaysFailStarts = alwaysFailStarts }
         if let healthy { self.healthy = healthy }
@@ -53,6 +56,10 @@ actor FakeSidecar: SupervisedSidecar {
         generation += 1
         state = .starting
         publish(SidecarEvent(.starting(generation: generation)))
+        if let startError {
+            state = .failed(startError.description)
+            throw startError
+        }
         if alwaysFailStarts || failingStarts > 0 {
             failingStarts = max(0, failingStarts - 1)
             state = .failed("start failed on purpose")

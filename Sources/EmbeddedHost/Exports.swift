@@ -1,0 +1,4 @@
+/// Direct calls return and throw the wire types (``ExecuteResult``, ``JSON``,
+/// ``RunEvent``, ``ServiceError``) of `CagentAPI`, which is not a product of its own:
+/// re-exported, so that an app importing only `EmbeddedHost` can name them.
+@_exported import CagentAPI
