@@ -25,6 +25,12 @@ public struct BackendFigures: Sendable, Equatable {
     public var stallDetectionMs: Summary?
     public var stallRecoveryMs: Summary?
     public var crashToHealthyMs: Summary?
+    /// Embedded only, over 20 restarts of each kind in one process: RSS after a restart
+    /// minus before, and the first request after it over the steady latency.
+    public var coldRestartRSSGrowthMB: Summary?
+    public var warmRestartRSSGrowthMB: Summary?
+    public var firstRequestAfterColdRatio: Summary?
+    public var firstRequestAfterWarmRatio: Summary?
 
     public init() {}
 }
@@ -51,5 +57,9 @@ public struct Metric: Sendable {
         Metric(key: "stall_detection_ms", label: "stall detection", unit: "ms") { $0.stallDetectionMs },
         Metric(key: "stall_recovery_ms", label: "stall recovery (interrupt)", unit: "ms") { $0.stallRecoveryMs },
         Metric(key: "crash_to_healthy_ms", label: "crash -> healthy (backoff incl.)", unit: "ms") { $0.crashToHealthyMs },
+        Metric(key: "cold_restart_rss_mb", label: "RSS kept per cold restart", unit: "MB") { $0.coldRestartRSSGrowthMB },
+        Metric(key: "warm_restart_rss_mb", label: "RSS kept per warm restart", unit: "MB") { $0.warmRestartRSSGrowthMB },
+        Metric(key: "first_request_after_cold_ratio", label: "first request after cold / steady", unit: "x") { $0.firstRequestAfterColdRatio },
+        Metric(key: "first_request_after_warm_ratio", label: "first request after warm / steady", unit: "x") { $0.firstRequestAfterWarmRatio },
     ]
 }

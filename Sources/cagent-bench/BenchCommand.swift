@@ -68,7 +68,13 @@ struct BenchCommand: AsyncParsableCommand {
         case direct
         /// In-process: stall detection and crash recovery.
         case supervision
+        /// A `run` child per kind: memory kept and the first request after 20 cold and
+        /// 20 warm restarts.
+        case restarts
     }
+
+    @Option(help: "Restarts of each kind measured by the restarts part.")
+    var restartCycles = 20
 
     @Option(name: .customLong("only"), help: "Measure only these parts (repeatable): \(Part.allCases.map(\.rawValue).joined(separator: ", ")).")
     var onlyParts: [Part] = []
@@ -83,6 +89,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
+        guard (1...200).contains(restartCycles) else { throw ValidationError("--restart-cycles must be between 1 and 200") }
         guard (100...1_000_000).contains(requests) else { throw ValidationError("--requests must be between 100 and 1000000") }
         guard (1...64).contains(clients) else { throw ValidationError("--clients must be between 1 and 64") }
     }
@@ -155,6 +162,26 @@ struct BenchCommand: AsyncParsableCommand {
             embedded.stallDetectionMs = Summary(results.stallDetection.map { $0.asMilliseconds })
             embedded.stallRecoveryMs = Summary(results.stallRecovery.map { $0.asMilliseconds })
             embedded.crashToHealthyMs = Summary(results.crashToHealthy.map { $0.asMilliseconds })
+        }
+
+        if runs(.restarts) {
+            for kind in [RestartKind.cold, .warm] {
+                progress("restarts: \(restartCycles) \(kind.rawValue) restarts in one process")
+                let bench = RestartBench(executable: executable, kind: kind, cycles: restartCycles,
+                                         pythonHome: pythonHome, serviceDirectory: serviceDir)
+                let figures = try await BlockingCall.run { Result { try bench.measure() } }.get()
+                let growth = figures.rssGrowthMB
+                progress("restarts: \(kind.rawValue): RSS per restart " + growth.map(BenchReport.format).joined(separator: " ")
+                    + " MB; mean \(BenchReport.format(growth.reduce(0, +) / Double(growth.count))) MB; first request after each "
+                    + figures.firstRequestUs.map(BenchReport.format).joined(separator: " ") + " µs (steady \(BenchReport.format(figures.steadyUs)) µs)")
+                if kind == .cold {
+                    embedded.coldRestartRSSGrowthMB = Summary(growth)
+                    embedded.firstRequestAfterColdRatio = Summary(figures.firstRequestRatio)
+                } else {
+                    embedded.warmRestartRSSGrowthMB = Summary(growth)
+                    embedded.firstRequestAfterWarmRatio = Summary(figures.firstRequestRatio)
+                }
+            }
         }
 
         let report = BenchReport(embedded: embedded, subprocess: subprocess, sameInterpreter: sameInterpreter,
