@@ -6,13 +6,15 @@ import Synchronization
 import Glibc
 #endif
 
-/// The one thread that owns the interpreter's whole life.
+/// The interpreters of one embedded sidecar, each on a thread of its own.
 ///
-/// It initializes CPython, runs the service's event loop (`cagent_host.runner.run`)
-/// and finalizes, always on itself, as docs/design.md's thread model requires. A cold
-/// restart is this loop going round again with the next generation. Other threads
-/// reach the running loop only through ``request(_:timeout:)``, which takes the GIL
-/// briefly to hand a command to the loop.
+/// A coordinating thread runs one interpreter after another (a cold restart is the
+/// next one); each lives on a new joined thread (`HostThread.run`) that initializes
+/// CPython, runs the service's event loop (`cagent_host.runner.run`) and finalizes,
+/// all on itself (docs/design.md, the thread model). Once that thread has ended (its
+/// thread-local destructors run), the interpreter's extension copies are unloaded and
+/// its heap is given back (docs/restarts.md). Other threads reach the running loop only
+/// through ``request(_:timeout:)``, which takes the GIL briefly to hand it a command.
 final class InterpreterThread: Sendable {
     enum Event: Sendable {
         case serving(generation: Int, restart: RestartKind?)

@@ -27,26 +27,33 @@ final class HostThread: @unchecked Sendable {
     /// Starts the thread, detached. A thread that cannot be created is a programming or
     /// resource error the host cannot go on without (Foundation's `Thread` traps too).
     func start() {
+        let body = self.body
+        _ = Self.create(name: name, stackSize: stackSize, detached: true) { body() }
+    }
+
+    /// A new thread running `work`; traps when it cannot be created.
+    fileprivate static func create(name: String?, stackSize: Int, detached: Bool, work: @escaping () -> Void) -> pthread_t {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        if detached { pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED)) }
         if stackSize > 0 {
             let status = pthread_attr_setstacksize(&attributes, stackSize)
             precondition(status == 0, "HostThread: stack size \(stackSize) refused: \(String(cString: strerror(status)))")
         }
-        let context = Unmanaged.passRetained(Context(name: name, body: body)).toOpaque()
+        let context = Unmanaged.passRetained(Context(name: name, work: work)).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(&thread, &attributes, { raw in
             let context = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
             if let name = context.name { _ = cagent_set_thread_name(name) }
-            context.body()
+            context.work()
             return nil
         }, context)
         guard status == 0 else {
             Unmanaged<Context>.fromOpaque(context).release()
             fatalError("HostThread: pthread_create failed: \(String(cString: strerror(status)))")
         }
+        return thread
     }
 
     /// Blocks the calling thread for `seconds` (interrupted sleeps resume).
@@ -59,12 +66,13 @@ final class HostThread: @unchecked Sendable {
         }
     }
 
-    private final class Context {
+    /// What a new thread is handed.
+    private final class Context: @unchecked Sendable {
         let name: String?
-        let body: @Sendable () -> Void
-        init(name: String?, body: @escaping @Sendable () -> Void) {
+        let work: () -> Void
+        init(name: String?, work: @escaping () -> Void) {
             self.name = name
-            self.body = body
+            self.work = work
         }
     }
 }
@@ -75,39 +83,9 @@ extension HostThread {
     /// module's Rust destructors run there, before its code may be unloaded).
     static func run<T: Sendable>(name: String, stackSize: Int = 0, _ body: @escaping @Sendable () -> T) -> T {
         let result = JoinedResult<T>()
-        let start = JoinedStart(name: name) { result.value = body() }
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        if stackSize > 0 {
-            let status = pthread_attr_setstacksize(&attributes, stackSize)
-            precondition(status == 0, "HostThread: stack size \(stackSize) refused: \(String(cString: strerror(status)))")
-        }
-        let context = Unmanaged.passRetained(start).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, &attributes, { raw in
-            let start = Unmanaged<JoinedStart>.fromOpaque(raw!).takeRetainedValue()
-            _ = cagent_set_thread_name(start.name)
-            start.work()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<JoinedStart>.fromOpaque(context).release()
-            fatalError("HostThread: pthread_create failed: \(String(cString: strerror(status)))")
-        }
+        let thread = create(name: name, stackSize: stackSize, detached: false) { result.value = body() }
         pthread_join(thread, nil)
         return result.value!
-    }
-}
-
-/// What a joined thread runs (``HostThread/run(name:stackSize:_:)``).
-private final class JoinedStart: @unchecked Sendable {
-    let name: String
-    let work: () -> Void
-
-    init(name: String, work: @escaping () -> Void) {
-        self.name = name
-        self.work = work
     }
 }
 

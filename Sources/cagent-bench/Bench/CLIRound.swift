@@ -53,24 +53,12 @@ struct CLIRound: Sendable {
         }
         let token = AccessToken.generate()
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        var arguments = ["run", "--mode", mode, "--port", "0", "--events-file", eventsPath,
-                         "--log-level", "warning", "--sighup-restart", "cold"]
+        var arguments = ["--mode", mode, "--events-file", eventsPath, "--sighup-restart", "cold"]
         if let childPython { arguments += ["--child-python", childPython] }
-        if let pythonHome { arguments += ["--python-home", pythonHome] }
-        if let serviceDirectory { arguments += ["--service-dir", serviceDirectory] }
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["CAGENT_TOKEN"] = token
-        process.environment = environment
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle(forWritingAtPath: logPath)
-        process.standardInput = FileHandle.nullDevice
-
         let launched = ContinuousClock.now
-        try process.run()
+        let (process, stdout) = try Self.startRun(
+            executable: executable, arguments: arguments, token: token, pythonHome: pythonHome,
+            serviceDirectory: serviceDirectory, standardError: FileHandle(forWritingAtPath: logPath))
         defer { Self.terminate(process) }
         let port: Int
         do {
@@ -130,6 +118,29 @@ struct CLIRound: Sendable {
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within 15 s.
+    /// `cagent-sidecar run --port 0 --log-level warning` plus `arguments`, with the token in
+    /// its environment and standard output on a pipe (for `listening on`).
+    static func startRun(
+        executable: String, arguments: [String], token: String, pythonHome: String?, serviceDirectory: String?,
+        standardError: FileHandle?
+    ) throws -> (process: Process, stdout: Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        var all = ["run", "--port", "0", "--log-level", "warning"] + arguments
+        if let pythonHome { all += ["--python-home", pythonHome] }
+        if let serviceDirectory { all += ["--service-dir", serviceDirectory] }
+        process.arguments = all
+        var environment = ProcessInfo.processInfo.environment
+        environment["CAGENT_TOKEN"] = token
+        process.environment = environment
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = standardError ?? FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return (process, stdout)
+    }
+
     static func terminate(_ process: Process) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)

@@ -36,21 +36,10 @@ struct RestartBench: Sendable {
         defer { try? FileManager.default.removeItem(at: folder) }
         let events = EventLog(path: folder.appendingPathComponent("events.jsonl").path)
         let token = AccessToken.generate()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        var arguments = ["run", "--port", "0", "--events-file", events.path, "--log-level", "warning",
-                         "--sighup-restart", kind.rawValue, "--cold-restart-budget", "100000"]
-        if let pythonHome { arguments += ["--python-home", pythonHome] }
-        if let serviceDirectory { arguments += ["--service-dir", serviceDirectory] }
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["CAGENT_TOKEN"] = token
-        process.environment = environment
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, stdout) = try CLIRound.startRun(
+            executable: executable,
+            arguments: ["--events-file", events.path, "--sighup-restart", kind.rawValue, "--cold-restart-budget", "100000"],
+            token: token, pythonHome: pythonHome, serviceDirectory: serviceDirectory, standardError: nil)
         defer { CLIRound.terminate(process) }
         let port = try CLIRound.waitForListening(stdout.fileHandleForReading.fileDescriptor, timeout: .seconds(60))
         let pid = process.processIdentifier
