@@ -100,14 +100,14 @@ final class InterpreterLink: Sendable {
     /// inside a signal handler.
     func take(_ what: String) -> JSONValue {
         arming.withLock { arming in
-            switch what {
-            case "interrupt":
+            switch HostAsk(rawValue: what) {
+            case .interrupt?:
                 defer { arming.interrupt = nil }
                 return arming.interrupt.map { .string($0) } ?? .null
-            case "abort":
+            case .abort?:
                 defer { arming.abort = false }
                 return .bool(arming.abort)
-            default:
+            case nil:
                 return .null
             }
         }

@@ -49,11 +49,7 @@ final class InterpreterThread: Sendable {
         case failed(String)
     }
 
-    enum Command: String, Sendable {
-        case stop, warm, cold
-        /// Stop the servers a warm restart replaced (they serve until the new one is healthy).
-        case retire
-    }
+    typealias Command = HostCommand
 
     struct Launch: Sendable {
         var runtime: PythonRuntime
@@ -337,7 +333,11 @@ final class InterpreterThread: Sendable {
             logger.error("malformed notification from cagent_host")
             return
         }
-        if name == "controller" {
+        guard let notice = HostNotice(rawValue: name) else {
+            logger.warning("unknown notification from cagent_host: \(name)")
+            return
+        }
+        if notice == .controller {
             controller.withLock { $0 = arguments[1] }
             do {
                 try link.attach(controller: arguments[1])
@@ -352,8 +352,10 @@ final class InterpreterThread: Sendable {
             return
         }
         let payload = (try? JSONValue(python: arguments[1])) ?? .null
-        switch name {
-        case "serving":
+        switch notice {
+        case .controller:
+            return
+        case .serving:
             served.store(true, ordering: .relaxed)
             let restart: RestartKind?
             if case .object(let object) = payload, case .string(let kind)? = object["restart"] {
@@ -364,29 +366,27 @@ final class InterpreterThread: Sendable {
             link.startWatching()
             prepareCopiesAhead()
             onEvent(.serving(generation: generation, restart: restart))
-        case "cold_restart_refused":
+        case .coldRestartRefused:
             var reasons: [String] = []
             if case .object(let object) = payload, case .array(let list)? = object["reasons"] {
                 reasons = list.compactMap { if case .string(let s) = $0 { s } else { nil } }
             }
             onEvent(.coldRestartRefused(reasons: reasons))
-        case "warm_restart_failed":
+        case .warmRestartFailed:
             var message = "\(payload)"
             if case .object(let object) = payload, case .string(let error)? = object["error"] { message = error }
             // The previous server goes on serving: watch it again.
             link.startWatching()
             onEvent(.warmRestartFailed(error: message))
-        case "retired":
+        case .retired:
             onEvent(.retired)
-        case "stop_requested":
+        case .stopRequested:
             var reason = "the service asked"
             if case .object(let object) = payload, case .string(let text)? = object["reason"] { reason = text }
             onEvent(.stopRequested(reason: reason))
-        case "command":
+        case .command:
             link.watchable.store(false, ordering: .releasing)
             link.commandsTaken.add(1, ordering: .releasing)
-        default:
-            logger.warning("unknown notification from cagent_host: \(name)")
         }
     }
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import generation, watchdog
 from .direct import DirectCalls
+from .messages import Command, Notice
 from .server import EmbeddedServer, ServerOptions, clear_function_caches, import_app
 from .warmup import warm_up
 
@@ -43,20 +44,21 @@ class Controller:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._commands: asyncio.Queue[str] = asyncio.Queue()
+        self._commands: asyncio.Queue[Command] = asyncio.Queue()
         #: The app being served (for the watchdog's current_run and direct calls).
         self.app: Any = None
         #: Agent calls from Swift without HTTP (cagent_host.direct).
         self.direct = DirectCalls(loop, lambda: self.app)
 
     def request(self, command: str) -> None:
-        """Ask for "stop", "warm", "cold" or "retire" (stop the servers a warm restart
-        replaced, once the host has seen the new one healthy); returns at once."""
-        if command not in ("stop", "warm", "cold", "retire"):
-            raise ValueError(f"unknown command {command!r}")
-        self._loop.call_soon_threadsafe(self._commands.put_nowait, command)
+        """Ask for a ``Command`` by name (``messages.py``); returns at once."""
+        try:
+            parsed = Command(command)
+        except ValueError:
+            raise ValueError(f"unknown command {command!r}") from None
+        self._loop.call_soon_threadsafe(self._commands.put_nowait, parsed)
 
-    async def next_command(self) -> str:
+    async def next_command(self) -> Command:
         return await self._commands.get()
 
     def watch_heartbeats(self, fd: int, acknowledge: Callable[[int], None]) -> None:
@@ -168,7 +170,7 @@ async def _serve(
     stop_deadline: list[float],
     reimport: bool,
 ) -> str:
-    notify("controller", controller)
+    notify(Notice.CONTROLLER.value, controller)
     replaced: list[EmbeddedServer] = []
     retiring: set[asyncio.Task[None]] = set()
     # Serving again in this interpreter (the loop had ended): the earlier run's service
@@ -182,21 +184,21 @@ async def _serve(
         gc.enable()
     controller.app = server.app
     _forward_stop_requests(server.app, notify)
-    notify("serving", {"generation": generation_number, "restart": "warm" if reimport else None})
+    notify(Notice.SERVING.value, {"generation": generation_number, "restart": "warm" if reimport else None})
     while True:
         command = await controller.next_command()
-        if command == "retire":
+        if command is Command.RETIRE:
             _retire(replaced, retiring, notify, collect=garbage.pop() if garbage else False, app=server.app)
             continue
-        notify("command", {"command": command})
-        if command == "cold":
+        notify(Notice.COMMAND.value, {"command": command.value})
+        if command is Command.COLD:
             # Threads are checked once the loop has closed (run's caller does): some,
             # like AnyIO's workers, end with the loop.
             reasons = generation.unsafe_loaded_modules(extra_unsafe)
             if reasons:
-                notify("cold_restart_refused", {"reasons": reasons})
-                command = "warm"
-        if command == "warm":
+                notify(Notice.COLD_RESTART_REFUSED.value, {"reasons": reasons})
+                command = Command.WARM
+        if command is Command.WARM:
             server = await _warm_restart(server, options, notify, generation_number, replaced)
             controller.app = server.app
             _forward_stop_requests(server.app, notify)
@@ -208,7 +210,7 @@ async def _serve(
         if retiring:
             await asyncio.gather(*retiring, return_exceptions=True)
         await server.stop()
-        return command
+        return command.value
 
 
 def _forward_stop_requests(app: Any, notify: Notify) -> None:
@@ -218,7 +220,7 @@ def _forward_stop_requests(app: Any, notify: Notify) -> None:
     if service is None or not hasattr(service, "on_stop_requested"):
         logger.warning("the app has no AgentService on app.state.service: POST /shutdown will not stop the host")
         return
-    service.on_stop_requested = lambda reason: notify("stop_requested", {"reason": reason})
+    service.on_stop_requested = lambda reason: notify(Notice.STOP_REQUESTED.value, {"reason": reason})
 
 
 def _retire(
@@ -255,7 +257,7 @@ async def _stop_and_collect(old: list[EmbeddedServer], notify: Notify | None, co
     if app is not None:
         await warm_up(app)
     if notify is not None:
-        notify("retired", {})
+        notify(Notice.RETIRED.value, {})
 
 
 def _loaded() -> None:
@@ -293,11 +295,11 @@ async def _warm_restart(
         if isinstance(error, (KeyboardInterrupt, asyncio.CancelledError)):
             raise
         logger.exception("warm restart failed; the previous service keeps serving")
-        notify("warm_restart_failed", {"error": f"{type(error).__name__}: {error}"})
+        notify(Notice.WARM_RESTART_FAILED.value, {"error": f"{type(error).__name__}: {error}"})
         return old
     finally:
         gc.enable()
-    notify("serving", {"generation": generation_number, "restart": "warm"})
+    notify(Notice.SERVING.value, {"generation": generation_number, "restart": "warm"})
     replaced.append(old)
     return new
 

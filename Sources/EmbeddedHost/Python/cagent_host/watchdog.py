@@ -27,6 +27,8 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from .messages import Ask
+
 logger = logging.getLogger("cagent.host")
 
 #: ``ask("interrupt")`` -> None (not armed) or the request id to interrupt ("" for any
@@ -50,7 +52,7 @@ def install(loop: asyncio.AbstractEventLoop, ask: Ask, interrupt_signal: int, ab
     """Install both handlers; must run on Python's main thread (the interpreter thread)."""
 
     def on_interrupt(signum: int, frame: Any) -> None:
-        target = ask("interrupt")
+        target = ask(Ask.INTERRUPT.value)
         if target is None:
             return
         task = _current_task(loop)
@@ -74,7 +76,7 @@ def install(loop: asyncio.AbstractEventLoop, ask: Ask, interrupt_signal: int, ab
         raise RunStalled(message)
 
     def on_abort(signum: int, frame: Any) -> None:
-        if ask("abort"):
+        if ask(Ask.ABORT.value):
             logger.error("aborting what blocks the event loop so that the host's restart can run")
             raise LoopAborted("the host aborted a stalled event loop to restart the service")
 
