@@ -27,7 +27,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from .messages import Ask
+from . import messages
 
 logger = logging.getLogger("cagent.host")
 
@@ -52,7 +52,7 @@ def install(loop: asyncio.AbstractEventLoop, ask: Ask, interrupt_signal: int, ab
     """Install both handlers; must run on Python's main thread (the interpreter thread)."""
 
     def on_interrupt(signum: int, frame: Any) -> None:
-        target = ask(Ask.INTERRUPT.value)
+        target = ask(messages.Ask.INTERRUPT.value)
         if target is None:
             return
         task = _current_task(loop)
@@ -76,7 +76,7 @@ def install(loop: asyncio.AbstractEventLoop, ask: Ask, interrupt_signal: int, ab
         raise RunStalled(message)
 
     def on_abort(signum: int, frame: Any) -> None:
-        if ask(Ask.ABORT.value):
+        if ask(messages.Ask.ABORT.value):
             logger.error("aborting what blocks the event loop so that the host's restart can run")
             raise LoopAborted("the host aborted a stalled event loop to restart the service")
 
