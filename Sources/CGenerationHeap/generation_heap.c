@@ -29,7 +29,6 @@ typedef struct span {
     uint32_t capacity;  // blocks that fit
     void *free;         // freed blocks of this span, linked through their first word
     char *bump;         // first block never handed out
-    char *end;          // end of the block area
     struct span *next;  // in the class's list of spans with room, or a free-run list
     struct span *prev;
 } span;
@@ -55,8 +54,6 @@ struct generation_heap {
     uint32_t class_size[MAX_CLASSES];
     span *room[MAX_CLASSES];    // spans of each class with a free block
     span *runs[RUN_LISTS + 1];  // freed runs by span count; [0]: longer ones
-    size_t allocated;
-    size_t spans;
     domain domains[3];
 };
 
@@ -90,7 +87,6 @@ static span *take_run(generation_heap *heap, uint32_t count) {
     for (span *s = *list; s; s = s->next) {
         if (s->count == count) {
             unlink_span(list, s);
-            heap->spans += count;
             return s;
         }
     }
@@ -98,7 +94,6 @@ static span *take_run(generation_heap *heap, uint32_t count) {
     if ((size_t)(heap->base + heap->size - heap->bump) < bytes) return NULL;
     span *s = (span *)heap->bump;
     heap->bump += bytes;
-    heap->spans += count;
     s->count = count;
     return s;
 }
@@ -109,7 +104,6 @@ static void release_run(generation_heap *heap, span *s) {
     madvise(s, (size_t)count << SPAN_SHIFT, MADV_DONTNEED);
     s->count = count;
     push_span(&heap->runs[count <= RUN_LISTS ? count : 0], s);
-    heap->spans -= count;
 }
 
 static void *allocate(generation_heap *heap, size_t size) {
@@ -119,7 +113,6 @@ static void *allocate(generation_heap *heap, size_t size) {
         span *s = take_run(heap, count);
         if (!s) return NULL;
         s->cls = LARGE;
-        heap->allocated += (size_t)count << SPAN_SHIFT;
         return (char *)s + HEADER;
     }
     uint32_t cls = class_of(heap, size);
@@ -133,7 +126,6 @@ static void *allocate(generation_heap *heap, size_t size) {
         s->capacity = (uint32_t)((SPAN_SIZE - HEADER) / block);
         s->free = NULL;
         s->bump = (char *)s + HEADER;
-        s->end = s->bump + (size_t)s->capacity * block;
         push_span(&heap->room[cls], s);
     }
     void *pointer;
@@ -145,7 +137,6 @@ static void *allocate(generation_heap *heap, size_t size) {
         s->bump += block;
     }
     if (++s->used == s->capacity) unlink_span(&heap->room[cls], s);
-    heap->allocated += block;
     return pointer;
 }
 
@@ -156,11 +147,9 @@ static size_t usable_size(const generation_heap *heap, const span *s) {
 static void release(generation_heap *heap, void *pointer) {
     span *s = (span *)((uintptr_t)pointer & SPAN_MASK);
     if (s->cls == LARGE) {
-        heap->allocated -= (size_t)s->count << SPAN_SHIFT;
         release_run(heap, s);
         return;
     }
-    heap->allocated -= heap->class_size[s->cls];
     int was_full = s->used == s->capacity;
     *(void **)pointer = s->free;
     s->free = pointer;
@@ -414,6 +403,3 @@ void generation_heap_destroy(generation_heap *heap) {
     pthread_mutex_destroy(&heap->lock);
     free(heap);
 }
-
-size_t generation_heap_allocated(const generation_heap *heap) { return heap->allocated; }
-size_t generation_heap_spans(const generation_heap *heap) { return heap->spans; }

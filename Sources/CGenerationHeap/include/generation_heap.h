@@ -50,8 +50,4 @@ int generation_heap_release_statics(generation_heap *heap);
 /// Unmaps the region and frees the heap: every block in it is gone.
 void generation_heap_destroy(generation_heap *heap);
 
-/// Bytes in blocks handed out and not freed; bytes of spans in use.
-size_t generation_heap_allocated(const generation_heap *heap);
-size_t generation_heap_spans(const generation_heap *heap);
-
 #endif

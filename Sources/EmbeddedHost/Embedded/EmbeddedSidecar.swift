@@ -87,7 +87,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
 
     /// Warm first, while the interpreter is sound; cold when a warm restart has just
     /// failed or the interpreter is gone (``RecoveryPlan`` states the rule).
-    public func recoveryPlan(after fault: String) -> RecoveryPlan {
+    public func recoveryPlan() -> RecoveryPlan {
         if let lastWarmFailure {
             return RecoveryPlan(kind: .cold, why: "a warm restart failed: \(lastWarmFailure)")
         }
@@ -155,7 +155,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
 
     public func start() async throws {
         if case .failed = state, thread?.awaitsRecovery == true {
-            return try await recover(recoveryPlan(after: "start"), reason: "start")
+            return try await recover(recoveryPlan(), reason: "start")
         }
         // Memory-wise, any interpreter after this sidecar's first is a cold restart.
         let later = started

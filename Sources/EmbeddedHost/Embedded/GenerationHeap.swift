@@ -12,8 +12,7 @@ import CGenerationHeap
 /// The first generation runs on CPython's own allocators and keeps its memory: what
 /// libpython makes once and reuses across interpreters (static types readied at the
 /// first start, caches made on first use) is made then, in memory that stays.
-final class GenerationHeap: @unchecked Sendable {
-    // Unchecked: used by the thread that runs interpreters, one call after another.
+final class GenerationHeap {
     private let heap: OpaquePointer
 
     private init(heap: OpaquePointer) {
@@ -34,9 +33,6 @@ final class GenerationHeap: @unchecked Sendable {
     static func noteStaticTypes() {
         generation_heap_note_static_types()
     }
-
-    /// Bytes in blocks the generation holds.
-    var allocated: Int { generation_heap_allocated(heap) }
 
     /// After `Py_FinalizeEx`: libpython's static types let go of the heap (and of the
     /// generation's extension modules, registered as their subclasses), and CPython's

@@ -7,7 +7,7 @@ extension SubprocessSidecar: SupervisedSidecar {
         return HealthEndpoint(host: configuration.host, port: port)
     }
 
-    public func recoveryPlan(after fault: String) -> RecoveryPlan {
+    public func recoveryPlan() -> RecoveryPlan {
         RecoveryPlan(kind: .respawn, why: "the subprocess backend replaces its child")
     }
 

@@ -1,7 +1,7 @@
 /// How a backend will bring its service back, and why that way: what every `restarting`
 /// event says besides what happened.
 ///
-/// The embedded backend's rule (``EmbeddedSidecar/recoveryPlan(after:)``): **warm first**
+/// The embedded backend's rule (``EmbeddedSidecar/recoveryPlan()``): **warm first**
 /// while the interpreter is sound (its loop ended by an exception or a `SystemExit` from
 /// a callback, failed health probes while the loop turns, a stall the interrupt did not
 /// end while the GIL is free); **cold** when a warm restart just failed, when the

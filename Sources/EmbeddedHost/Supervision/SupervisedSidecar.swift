@@ -23,10 +23,11 @@ public protocol SupervisedSidecar: Sidecar {
     /// Where `/health` answers, while the service runs.
     var healthEndpoint: HealthEndpoint? { get async }
 
-    /// How this backend will bring the service back after `fault` (a crash, failed
-    /// probes, a stall that persisted, a failed restart), and why that way. The
-    /// supervisor publishes it in its `restarting` event, then calls ``recover(_:reason:)``.
-    func recoveryPlan(after fault: String) async -> RecoveryPlan
+    /// How this backend will bring the service back now, after a fault (a crash, failed
+    /// probes, a stall that persisted, a failed restart), and why that way: it depends on
+    /// the backend's state, not on the fault. The supervisor publishes it in its
+    /// `restarting` event, then calls ``recover(_:reason:)``.
+    func recoveryPlan() async -> RecoveryPlan
 
     /// Brings the service back by `plan`. The default starts a service that is not
     /// running and restarts (`announce: false`) one that is.

@@ -11,7 +11,7 @@ import Logging
 ///   after the backoff delay;
 /// - ``HealthCheckConfig/maxRetries`` failed probes in a row (`unhealthy` for each): restart;
 ///
-/// the backend says how (``SupervisedSidecar/recoveryPlan(after:)``: warm first for the
+/// the backend says how (``SupervisedSidecar/recoveryPlan()``: warm first for the
 /// embedded one) and the `restarting` event says which kind and why;
 /// - stall: the recovery ladder (`stalled` → interrupt → `interrupted`, or restart, or
 ///   `wedged`), see ``handleStall(_:)``.
@@ -262,7 +262,7 @@ public actor Supervisor {
             sidecar.publish(SidecarEvent(.circuitOpen(restarts: restarts, lastError: reason)))
             throw SupervisorError.circuitOpen(restarts: restarts, lastError: reason)
         case .restart(let attempt, let delay):
-            let plan = await sidecar.recoveryPlan(after: reason)
+            let plan = await sidecar.recoveryPlan()
             if plan.kind == .cold, let growth = await budgetSpent() {
                 return try await exhausted(growth: growth, why: plan.why)
             }

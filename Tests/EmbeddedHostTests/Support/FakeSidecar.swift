@@ -33,7 +33,7 @@ actor FakeSidecar: SupervisedSidecar {
     var plan = RecoveryPlan(kind: .respawn, why: "a fake replaces its service")
     var coldRestartGrowth = 0
 
-    func recoveryPlan(after fault: String) -> RecoveryPlan { plan }
+    func recoveryPlan() -> RecoveryPlan { plan }
 
     func set(plan: RecoveryPlan, coldRestartGrowth: Int) {
         self.plan = plan

@@ -175,7 +175,7 @@ async def _serve(
     retiring: set[asyncio.Task[None]] = set()
     # Serving again in this interpreter (the loop had ended): the earlier run's service
     # is garbage to collect, at the host's "retire" as for a replaced server.
-    garbage = [reimport]
+    garbage = reimport
     try:
         server = EmbeddedServer(import_app(options, fresh=reimport), options)
         await server.start()
@@ -188,7 +188,8 @@ async def _serve(
     while True:
         command = await controller.next_command()
         if command is Command.RETIRE:
-            _retire(replaced, retiring, notify, collect=garbage.pop() if garbage else False, app=server.app)
+            _retire(replaced, retiring, notify, collect=garbage, app=server.app)
+            garbage = False
             continue
         notify(Notice.COMMAND.value, {"command": command.value})
         if command is Command.COLD:
