@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import httpx
 import uvicorn
@@ -148,3 +148,17 @@ class RealServer:
         self._thread.join(15)
         assert not self._thread.is_alive(), "server thread did not stop"
         assert not self._errors, self._errors
+
+
+#: The two server stacks the real-server tests run on (event loop, HTTP protocol).
+STACKS = [("asyncio", "h11"), ("uvloop", "httptools")]
+STACK_IDS = ["asyncio-h11", "uvloop-httptools"]
+
+
+def serve_on(stack: tuple[str, str], app: FastAPI) -> Iterator[RealServer]:
+    """A pytest fixture body: ``app`` on a real uvicorn with ``stack``, stopped after."""
+    loop, http = stack
+    running = RealServer(app, loop=loop, http=http).start()
+    yield running
+    running.stop()
+

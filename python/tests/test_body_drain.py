@@ -11,22 +11,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from service_support import AUTH, RealServer, make_app
+from service_support import AUTH, STACKS, STACK_IDS, RealServer, make_app, serve_on
 from web import drain
 
-STACKS = [("asyncio", "h11"), ("uvloop", "httptools")]
 LIMIT = 1024 * 1024
 #: Three times the limit: far more than the socket buffers hold, so a server that stops
 #: reading and closes while the client still sends makes the client lose the answer.
 BODY = b'{"agent_id": "echo", "input": {"text": "' + b"x" * (3 * LIMIT) + b'"}}'
 
 
-@pytest.fixture(params=STACKS, ids=["asyncio-h11", "uvloop-httptools"])
+@pytest.fixture(params=STACKS, ids=STACK_IDS)
 def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    loop, http = request.param
-    running = RealServer(make_app(max_body_bytes=LIMIT), loop=loop, http=http).start()
-    yield running
-    running.stop()
+    yield from serve_on(request.param, make_app(max_body_bytes=LIMIT))
 
 
 def post_whole_body(url: str, headers: dict[str, str]) -> tuple[int, dict]:

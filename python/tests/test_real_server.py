@@ -11,17 +11,23 @@ import httpx
 import pytest
 
 from service import AgentService
-from service_support import AUTH, TOKEN, Event, RealServer, fault_agents, make_app, sse_events, wait_until
+from service_support import (
+    AUTH,
+    STACKS,
+    STACK_IDS,
+    TOKEN,
+    Event,
+    RealServer,
+    fault_agents,
+    make_app,
+    serve_on,
+    sse_events,
+    wait_until,
+)
 
-STACKS = [("asyncio", "h11"), ("uvloop", "httptools")]
-
-
-@pytest.fixture(params=STACKS, ids=["asyncio-h11", "uvloop-httptools"])
+@pytest.fixture(params=STACKS, ids=STACK_IDS)
 def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    loop, http = request.param
-    running = RealServer(make_app(), loop=loop, http=http).start()
-    yield running
-    running.stop()
+    yield from serve_on(request.param, make_app())
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from service import AgentService
-from service_support import AUTH, TOKEN, RealServer, make_app
+from service_support import AUTH, STACKS, STACK_IDS, TOKEN, RealServer, make_app, serve_on
 
-STACKS = [("asyncio", "h11"), ("uvloop", "httptools")]
 #: What uvicorn buffers for one connection before its send waits (flow control: 64 KiB),
 #: plus one event over it, with room to spare; the run emits 250 times this.
 BUFFER_BOUND = 256 * 1024
@@ -32,12 +31,9 @@ class Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-@pytest.fixture(params=STACKS, ids=["asyncio-h11", "uvloop-httptools"])
+@pytest.fixture(params=STACKS, ids=STACK_IDS)
 def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    loop, http = request.param
-    running = RealServer(make_app(stream_send_timeout_s=1.0), loop=loop, http=http).start()
-    yield running
-    running.stop()
+    yield from serve_on(request.param, make_app(stream_send_timeout_s=1.0))
 
 
 def write_buffers(server: RealServer) -> int:

@@ -11,17 +11,22 @@ import pytest
 from fastapi import FastAPI
 
 from config import Settings, SettingsError
-from service_support import AUTH, RealServer, asgi_client, fault_agents, make_app, parse_sse, wait_until
+from service_support import (
+    AUTH,
+    STACKS,
+    STACK_IDS,
+    RealServer,
+    asgi_client,
+    fault_agents,
+    make_app,
+    parse_sse,
+    serve_on,
+    wait_until,
+)
 
-STACKS = [("asyncio", "h11"), ("uvloop", "httptools")]
-
-
-@pytest.fixture(params=STACKS, ids=["asyncio-h11", "uvloop-httptools"])
+@pytest.fixture(params=STACKS, ids=STACK_IDS)
 def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    loop, http = request.param
-    running = RealServer(make_app(), loop=loop, http=http).start()
-    yield running
-    running.stop()
+    yield from serve_on(request.param, make_app())
 
 
 @pytest.fixture
