@@ -51,7 +51,9 @@ struct PathStringTests {
         var iterator = stream.makeAsyncIterator()
         let seen = try #require(await iterator.next())
         #expect(seen.0 == "cagent-a-long-t")  // cut to the 15 bytes Linux keeps
-        #expect(seen.1 == 4 << 20)
+        // At least what was asked: glibc may hand the thread a cached stack of a thread
+        // that ended, up to four times as large (seen in CI: 8 MiB for 4 MiB).
+        #expect(seen.1 >= 4 << 20 && seen.1 <= 16 << 20, "stack: \(seen.1) bytes")
     }
 }
 
