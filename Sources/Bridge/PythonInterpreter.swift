@@ -18,8 +18,9 @@ public enum PythonInterpreter {
     /// moment `finalize()` starts).
     public static var isInitialized: Bool { RuntimeState.isRunning }
 
-    /// The current interpreter generation: 0 for the first, incremented by every
-    /// `finalize()`. Mirrors the process-global CPython runtime, the one global the Bridge
+    /// The current interpreter generation: 1 for the process's first interpreter,
+    /// incremented by every `finalize()` (1-based like the host's service generation, so
+    /// that a generation number means the same ordinal wherever it is shown). Mirrors the process-global CPython runtime, the one global the Bridge
     /// keeps. A `PythonObject` remembers the generation it was created in and is never
     /// decref'd into a later one (its pointer would be garbage there).
     public static var generation: UInt64 { RuntimeState.currentGeneration }

@@ -52,7 +52,8 @@ enum RuntimeState {
 
     /// Incremented (under `state`'s lock) each time an interpreter generation is finalized.
     /// Kept atomic as well so creating a `PythonObject` reads it without taking the lock.
-    static let generation = Atomic<UInt64>(0)
+    /// 1-based: the first interpreter is generation 1.
+    static let generation = Atomic<UInt64>(1)
 
     /// How a thread was let in; pass it back to `leave(_:)`.
     enum Ticket {

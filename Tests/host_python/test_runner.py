@@ -126,7 +126,7 @@ def test_serves_warm_restarts_with_new_code_and_stops(service: Path, listener: s
     host.request("stop")
     assert host.finish() == "stop"
     serving = [note for note in host.notes if note[0] == "serving"]
-    assert serving == [("serving", {"generation": 1, "restart": None}), ("serving", {"generation": 1, "restart": "warm"})]
+    assert serving == [("serving", {"service_generation": 1, "restart": None}), ("serving", {"service_generation": 1, "restart": "warm"})]
 
 
 def test_the_replaced_server_serves_until_retired_then_closes_its_connections(service: Path, listener: socket.socket) -> None:

@@ -7,7 +7,7 @@
 enum HostNotice: String, Sendable, CaseIterable {
     /// Payload: the generation's `Controller`.
     case controller
-    /// `{"generation", "restart": "warm" | null}`.
+    /// `{"service_generation", "restart": "warm" | null}`.
     case serving
     /// `{"error"}`: the previous service keeps serving.
     case warmRestartFailed = "warm_restart_failed"

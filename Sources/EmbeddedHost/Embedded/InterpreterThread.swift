@@ -17,7 +17,7 @@ import Glibc
 /// through ``request(_:timeout:)``, which takes the GIL briefly to hand it a command.
 final class InterpreterThread: Sendable {
     enum Event: Sendable {
-        case serving(generation: Int, restart: RestartKind?)
+        case serving(serviceGeneration: Int, restart: RestartKind?)
         case coldRestartRefused(reasons: [String])
         case warmRestartFailed(error: String)
         /// The service asked to be stopped (`POST /shutdown`); the host decides.
@@ -79,6 +79,9 @@ final class InterpreterThread: Sendable {
     private let served = Atomic<Bool>(false)
     /// Set while the thread waits after a ``Event/loopEnded(error:)``.
     private let pendingRecovery = Mutex<Once<Recovery>?>(nil)
+    /// Where the interpreters' lives are: read and advanced only by the thread that runs
+    /// the interpreter at the time (``InterpreterThreadState``).
+    private let lifecycle = Mutex(InterpreterThreadState())
 
     init(launch: Launch, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.launch = launch
@@ -135,137 +138,124 @@ final class InterpreterThread: Sendable {
         sigaddset(&watchdogSignals, InterpreterLink.interruptSignal)
         sigaddset(&watchdogSignals, InterpreterLink.abortSignal)
         pthread_sigmask(SIG_UNBLOCK, &watchdogSignals, nil)
-        var generation = 1
+        var action = transition(.started)
         while true {
-            // Any interpreter after the process's first loads third-party extensions
-            // from fresh copies (cagent_host/generation.py says why), whether it
-            // follows a cold restart or an earlier stop and start.
-            let processGeneration = PythonInterpreter.generation
-            let copies = processGeneration > 0 ? copiesDirectory(processGeneration) : nil
-            // Each interpreter lives on a thread of its own, which ends after
-            // Py_FinalizeEx: the thread-local destructors that extension modules
-            // registered on it run then, while their code is still mapped, and only
-            // then can the copies be unloaded.
-            let heap = processGeneration > 0 ? GenerationHeap.install() : nil
-            if processGeneration > 0, heap == nil {
-                logger.warning("cannot reserve a heap for this interpreter; what it leaves after finalization stays with the process")
-            }
-            let number = generation
-            let end = HostThread.run(name: "cagent-python", stackSize: Self.stackSize) { [self] in
-                interpreterLife(generation: number, copies: copies, first: processGeneration == 0)
-            }
-            if !end.abandoned.isEmpty, heap != nil {
-                logger.warning("keeping the memory of the finalized interpreter: daemon threads it abandoned may still wake up in it", metadata: ["threads": "\(end.abandoned)"])
-            }
-            // Only a generation that ran on its own heap can give its extension copies
-            // back: the heap's release is what detaches them from libpython's types.
-            if end.finalized, end.abandoned.isEmpty, let heap {
-                heap.detach()
-                // Nothing can call into them now: no interpreter, and the thread that
-                // ran it has ended (its thread-local destructors ran).
-                if let copies {
-                    let kept = ExtensionCopies.unload(below: copies)
-                    if !kept.isEmpty { logger.debug("extension copies that stay loaded", metadata: ["files": "\(kept)"]) }
-                }
-                heap.destroy()
-            }
-            if let copies { try? FileManager.default.removeItem(atPath: copies) }
-            switch end {
-            case .coldRestart:
-                generation += 1
-            case .exited(let exit, _), .notFinalized(let exit):
+            switch action {
+            case .startInterpreter(let serviceGeneration):
+                action = transition(.interpreterEnded(runInterpreter(serviceGeneration: serviceGeneration)))
+            case .exit(let exit):
                 onEvent(.exited(exit))
                 return
+            case .serve, .awaitRecovery, .finalize, .leaveUnfinalized:
+                preconditionFailure("interpreter thread: \(action) is the interpreter's own thread's to perform")
             }
         }
     }
 
-    /// How one interpreter's life ended.
-    private enum LifeEnd {
-        /// Finalized for a cold restart: the next interpreter follows.
-        case coldRestart(abandoned: [String])
-        /// Finalized: the thread's work is over.
-        case exited(Exit, abandoned: [String])
-        /// Never initialized, or not finalized (threads it would wait for): what it
-        /// allocated and loaded may still be in use.
-        case notFinalized(Exit)
-
-        var finalized: Bool {
-            if case .notFinalized = self { false } else { true }
-        }
-
-        /// Daemon threads the finalized interpreter left running.
-        var abandoned: [String] {
-            switch self {
-            case .coldRestart(let threads), .exited(_, let threads): threads
-            case .notFinalized: []
-            }
-        }
+    /// The state machine's transition, on whichever thread runs the interpreter now (the
+    /// coordinating one, or the interpreter's own while it lives).
+    private func transition(_ event: InterpreterThreadState.Event) -> InterpreterThreadState.Action {
+        lifecycle.withLock { $0.next(event) }
     }
+
+    /// One interpreter on a new joined thread, then what it leaves released.
+    private func runInterpreter(serviceGeneration: Int) -> LifeEnd {
+        // Any interpreter after the process's first loads third-party extensions
+        // from fresh copies (cagent_host/generation.py says why), whether it
+        // follows a cold restart or an earlier stop and start.
+        let interpreterGeneration = PythonInterpreter.generation
+        let first = interpreterGeneration == 1
+        let copies = first ? nil : copiesDirectory(interpreterGeneration)
+        // Each interpreter lives on a thread of its own, which ends after
+        // Py_FinalizeEx: the thread-local destructors that extension modules
+        // registered on it run then, while their code is still mapped, and only
+        // then can the copies be unloaded.
+        let heap = first ? nil : GenerationHeap.install()
+        if !first, heap == nil {
+            logger.warning("cannot reserve a heap for this interpreter; what it leaves after finalization stays with the process")
+        }
+        let end = HostThread.run(name: "cagent-python", stackSize: Self.stackSize) { [self] in
+            interpreterLife(serviceGeneration: serviceGeneration, copies: copies, first: first)
+        }
+        if !end.abandoned.isEmpty, heap != nil {
+            logger.warning("keeping the memory of the finalized interpreter: daemon threads it abandoned may still wake up in it", metadata: ["threads": "\(end.abandoned)"])
+        }
+        // Only a generation that ran on its own heap can give its extension copies
+        // back: the heap's release is what detaches them from libpython's types.
+        if end.finalized, end.abandoned.isEmpty, let heap {
+            heap.detach()
+            // Nothing can call into them now: no interpreter, and the thread that
+            // ran it has ended (its thread-local destructors ran).
+            if let copies {
+                let kept = ExtensionCopies.unload(below: copies)
+                if !kept.isEmpty { logger.debug("extension copies that stay loaded", metadata: ["files": "\(kept)"]) }
+            }
+            heap.destroy()
+        }
+        if let copies { try? FileManager.default.removeItem(atPath: copies) }
+        return end
+    }
+
+    typealias LifeEnd = InterpreterThreadState.LifeEnd
 
     /// CPython's recursion limit assumes a main-thread-sized stack.
     private static let stackSize = 16 << 20
 
     /// One interpreter, on the calling thread: initialize, serve (again, when a cold
-    /// restart had to keep it), finalize.
-    private func interpreterLife(generation: Int, copies: String?, first: Bool) -> LifeEnd {
+    /// restart had to keep it or the sidecar recovers it warm), finalize; the state
+    /// machine decides which.
+    private func interpreterLife(serviceGeneration: Int, copies: String?, first: Bool) -> LifeEnd {
+        var action: InterpreterThreadState.Action
         do {
             try PythonInterpreter.initialize(configuration())
+            action = transition(.initialized(error: nil))
         } catch {
-            return .notFinalized(.failed("cannot initialize the interpreter: \(error)"))
+            action = transition(.initialized(error: "\(error)"))
         }
-        var reimport = false
         while true {
-            served.store(false, ordering: .relaxed)
-            var outcome = serve(generation: generation, copiesDirectory: copies, reimport: reimport, first: first)
-            // The loop has closed: calls it did not answer end now, not never.
-            directCalls.closeInbox()
-            let (blockers, abandoned) = GIL.withLock { () -> ([String], [String]) in
-                controller.withLock { $0 = nil }
-                // Waits for a stack dump in progress: none may run into Py_FinalizeEx.
-                link.detach()
-                GenerationHeap.noteStaticTypes()
-                return (threadNames("finalize_blockers"), threadNames("abandoned_threads"))
-            }
-            if case .failure(let error) = outcome, served.load(ordering: .relaxed) {
-                // A loop that served and then ended by itself leaves a sound interpreter:
-                // the sidecar decides (warm first; cold when that fails).
+            switch action {
+            case .serve(let serviceGeneration, let reimport, let refusedColdRestart):
+                if let reasons = refusedColdRestart { onEvent(.coldRestartRefused(reasons: reasons)) }
+                served.store(false, ordering: .relaxed)
+                let outcome = serve(serviceGeneration: serviceGeneration, copiesDirectory: copies, reimport: reimport, first: first)
+                // The loop has closed: calls it did not answer end now, not never.
+                directCalls.closeInbox()
+                let (blockers, abandoned) = GIL.withLock { () -> ([String], [String]) in
+                    controller.withLock { $0 = nil }
+                    // Waits for a stack dump in progress: none may run into Py_FinalizeEx.
+                    link.detach()
+                    GenerationHeap.noteStaticTypes()
+                    return (threadNames("finalize_blockers"), threadNames("abandoned_threads"))
+                }
+                let ended: InterpreterThreadState.LoopEnd.Outcome
+                switch outcome {
+                case .success(let command): ended = .command(command)
+                case .failure(let error): ended = .failed(error.description)
+                }
+                action = transition(.loopEnded(.init(
+                    outcome: ended, served: served.load(ordering: .relaxed), blockers: blockers, abandoned: abandoned)))
+            case .awaitRecovery(let error):
                 let decision = Once<Recovery>()
                 pendingRecovery.withLock { $0 = decision }
-                onEvent(.loopEnded(error: error.description))
+                onEvent(.loopEnded(error: error))
                 let recovery = decision.waitBlocking()
                 pendingRecovery.withLock { $0 = nil }
-                switch recovery {
-                case .warm:
-                    reimport = true
-                    continue
-                case .cold: outcome = .success(.cold)
-                case .stop: outcome = .success(.stop)
+                action = transition(.recovery(recovery))
+            case .leaveUnfinalized(let exit):
+                if case .finalizeSkipped(let blockers, _) = exit {
+                    logger.error("not finalizing the interpreter: non-daemon threads still running", metadata: ["threads": "\(blockers)"])
+                    // Before the sidecar removes the copies folder, which it does on this event.
+                    precopy.cancelAndWait()
                 }
-            }
-            if !blockers.isEmpty {
-                if case .success(.cold) = outcome {
-                    // Finalizing would wait for these threads forever: keep this
-                    // interpreter and serve again with the service imported anew.
-                    onEvent(.coldRestartRefused(reasons: blockers.map { "non-daemon thread '\($0)' is still running" }))
-                    reimport = true
-                    continue
-                }
-                logger.error("not finalizing the interpreter: non-daemon threads still running", metadata: ["threads": "\(blockers)"])
-                var error: String?
-                if case .failure(let failure) = outcome { error = failure.description }
-                // Before the sidecar removes the copies folder, which it does on this event.
-                precopy.cancelAndWait()
-                return .notFinalized(.finalizeSkipped(threads: blockers, error: error))
-            }
-            if case .success(.cold) = outcome { precopy.waitUntilIdle() } else { precopy.cancelAndWait() }
-            let status = PythonInterpreter.finalize()
-            ignoreWatchdogSignals()
-            if status != 0 { logger.warning("Py_FinalizeEx returned \(status)") }
-            switch outcome {
-            case .success(.cold): return .coldRestart(abandoned: abandoned)
-            case .success: return .exited(.stopped, abandoned: abandoned)
-            case .failure(let error): return .exited(.failed(error.description), abandoned: abandoned)
+                return .notFinalized(exit)
+            case .finalize(let finishCopies, let end):
+                if finishCopies { precopy.waitUntilIdle() } else { precopy.cancelAndWait() }
+                let status = PythonInterpreter.finalize()
+                ignoreWatchdogSignals()
+                if status != 0 { logger.warning("Py_FinalizeEx returned \(status)") }
+                return end
+            case .startInterpreter, .exit:
+                preconditionFailure("interpreter thread: \(action) is the coordinating thread's to perform")
             }
         }
     }
@@ -286,7 +276,7 @@ final class InterpreterThread: Sendable {
     }
 
     /// Runs one generation's event loop; returns what ended it.
-    private func serve(generation: Int, copiesDirectory: String?, reimport: Bool, first: Bool) -> Result<Command, PythonError> {
+    private func serve(serviceGeneration: Int, copiesDirectory: String?, reimport: Bool, first: Bool) -> Result<Command, PythonError> {
         let copiesDirectory = reimport ? nil : copiesDirectory  // installed already in this interpreter
         return GIL.withLock { () -> Result<Command, PythonError> in
             do {
@@ -300,7 +290,7 @@ final class InterpreterThread: Sendable {
                 _ = try PythonObject.importModule("gc").callMethod("disable", [])
                 let runner = try PythonObject.importModule("cagent_host.runner")
                 let notify = PythonObject.function(name: "notify") { [self] arguments in
-                    handleNotification(arguments, generation: generation)
+                    handleNotification(arguments, serviceGeneration: serviceGeneration)
                     return PythonObject.none
                 }
                 let link = self.link
@@ -310,7 +300,7 @@ final class InterpreterThread: Sendable {
                     }
                     return try PythonObject(json: link.take(what))
                 }
-                let options = try PythonObject.string(optionsJSON(generation: generation, reimport: reimport, first: first))
+                let options = try PythonObject.string(optionsJSON(serviceGeneration: serviceGeneration, reimport: reimport, first: first))
                 // Python's main thread: the watchdog's signals go here.
                 link.setLive(pthread_self())
                 let result = try runner.callMethod("run", [options, notify, ask])
@@ -328,7 +318,7 @@ final class InterpreterThread: Sendable {
     }
 
     /// Called by Python on this thread, GIL held: must not block.
-    private func handleNotification(_ arguments: [PythonObject], generation: Int) {
+    private func handleNotification(_ arguments: [PythonObject], serviceGeneration: Int) {
         guard arguments.count == 2, let kind = try? JSONValue(python: arguments[0]), case .string(let name) = kind else {
             logger.error("malformed notification from cagent_host")
             return
@@ -361,11 +351,11 @@ final class InterpreterThread: Sendable {
             if case .object(let object) = payload, case .string(let kind)? = object["restart"] {
                 restart = RestartKind(rawValue: kind)
             } else {
-                restart = generation > 1 ? .cold : nil
+                restart = serviceGeneration > 1 ? .cold : nil
             }
             link.startWatching()
             prepareCopiesAhead()
-            onEvent(.serving(generation: generation, restart: restart))
+            onEvent(.serving(serviceGeneration: serviceGeneration, restart: restart))
         case .coldRestartRefused:
             var reasons: [String] = []
             if case .object(let object) = payload, case .array(let list)? = object["reasons"] {
@@ -436,18 +426,20 @@ final class InterpreterThread: Sendable {
                   case .string(let module) = pair[0], case .string(let origin) = pair[1] else { return nil }
             return (module, origin)
         }
+        // The next interpreter's generation: this one's plus one.
         precopy.prepare(files, into: copiesDirectory(PythonInterpreter.generation + 1))
     }
 
-    private func copiesDirectory(_ processGeneration: UInt64) -> String {
-        PathString.join(launch.copiesRoot, "gen-\(processGeneration)")
+    /// The folder of one interpreter generation's extension copies.
+    private func copiesDirectory(_ interpreterGeneration: UInt64) -> String {
+        PathString.join(launch.copiesRoot, "gen-\(interpreterGeneration)")
     }
 
-    private func optionsJSON(generation: Int, reimport: Bool, first: Bool) throws -> String {
+    private func optionsJSON(serviceGeneration: Int, reimport: Bool, first: Bool) throws -> String {
         let seconds = Double(launch.shutdownTimeout.components.seconds)
             + Double(launch.shutdownTimeout.components.attoseconds) / 1e18
         let options: [String: JSONValue] = [
-            "generation": .integer(generation),
+            "service_generation": .integer(serviceGeneration),
             "first_interpreter": .bool(first),
             "reimport": .bool(reimport),
             "environment": .object(launch.environment.mapValues { .string($0) }),

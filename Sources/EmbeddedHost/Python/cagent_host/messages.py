@@ -17,7 +17,7 @@ from enum import Enum
 class Notice(str, Enum):
     #: payload: the ``Controller`` of the generation that is starting.
     CONTROLLER = "controller"
-    #: payload: ``{"generation": int, "restart": "warm" | None}``.
+    #: payload: ``{"service_generation": int, "restart": "warm" | None}``.
     SERVING = "serving"
     #: payload: ``{"error": str}``; the previous service keeps serving.
     WARM_RESTART_FAILED = "warm_restart_failed"

@@ -26,11 +26,12 @@ from .warmup import warm_up
 logger = logging.getLogger("cagent.host")
 
 #: ``notify(kind, payload)``: a Swift callback. Kinds: "controller" (payload: the
-#: Controller), "serving" ({"generation", "restart"}), "warm_restart_failed" ({"error"}),
+#: Controller), "serving" ({"service_generation", "restart"}), "warm_restart_failed" ({"error"}),
 #: "cold_restart_refused" ({"reasons"}), "stop_requested" ({"reason"}: the service asked
 #: to be stopped, POST /shutdown).
 #:
-#: Options (JSON): "server" (ServerOptions), "generation", "first_interpreter" (the
+#: Options (JSON): "server" (ServerOptions), "service_generation" (1 for the service a
+#: start brings up, one more per cold restart), "first_interpreter" (the
 #: process's first: make libpython's lasting caches), "environment" (CAGENT_*),
 #: "extra_unsafe" (module
 #: names), "reimport" (import the service's modules anew: a cold restart that had to
@@ -111,7 +112,7 @@ def run(options_json: str, notify: Notify, ask: watchdog.Ask | None = None) -> s
                 controller,
                 options,
                 notify,
-                raw.get("generation", 1),
+                raw.get("service_generation", 1),
                 raw.get("extra_unsafe", []),
                 stop_deadline,
                 reimport=raw.get("reimport", False),
@@ -165,7 +166,7 @@ async def _serve(
     controller: Controller,
     options: ServerOptions,
     notify: Notify,
-    generation_number: int,
+    service_generation: int,
     extra_unsafe: list[str],
     stop_deadline: list[float],
     reimport: bool,
@@ -184,7 +185,7 @@ async def _serve(
         gc.enable()
     controller.app = server.app
     _forward_stop_requests(server.app, notify)
-    notify(Notice.SERVING.value, {"generation": generation_number, "restart": "warm" if reimport else None})
+    notify(Notice.SERVING.value, {"service_generation": service_generation, "restart": "warm" if reimport else None})
     while True:
         command = await controller.next_command()
         if command is Command.RETIRE:
@@ -200,7 +201,7 @@ async def _serve(
                 notify(Notice.COLD_RESTART_REFUSED.value, {"reasons": reasons})
                 command = Command.WARM
         if command is Command.WARM:
-            server = await _warm_restart(server, options, notify, generation_number, replaced)
+            server = await _warm_restart(server, options, notify, service_generation, replaced)
             controller.app = server.app
             _forward_stop_requests(server.app, notify)
             continue
@@ -278,7 +279,7 @@ def _loaded() -> None:
 
 
 async def _warm_restart(
-    old: EmbeddedServer, options: ServerOptions, notify: Notify, generation_number: int, replaced: list[EmbeddedServer]
+    old: EmbeddedServer, options: ServerOptions, notify: Notify, service_generation: int, replaced: list[EmbeddedServer]
 ) -> EmbeddedServer:
     """Start the new server before stopping the old one: the socket is shared, so no request is refused.
 
@@ -300,7 +301,7 @@ async def _warm_restart(
         return old
     finally:
         gc.enable()
-    notify(Notice.SERVING.value, {"generation": generation_number, "restart": "warm"})
+    notify(Notice.SERVING.value, {"service_generation": service_generation, "restart": "warm"})
     replaced.append(old)
     return new
 
