@@ -5,10 +5,9 @@ import Synchronization
 
 /// Runs the Python service inside this process, on an ``InterpreterThread``.
 ///
-/// States: `idle → starting → running(g)`; `running → restarting(kind) → running(g')`;
-/// `running → stopping → stopped`; any start or restart that cannot complete ends in
-/// `failed`. Only one interpreter can live in a process, so only one embedded sidecar
-/// may run at a time; ``start()`` refuses a second.
+/// Its states and their transitions are ``EmbeddedSidecarState``'s. Only one interpreter
+/// can live in a process, so only one embedded sidecar may run at a time; ``start()``
+/// refuses a second.
 ///
 /// Under a ``Supervisor`` it also runs an ``EmbeddedWatchdog`` (event-loop heartbeat, GIL
 /// probe, stacks, interrupt), and a restart or stop that the stalled loop does not take
@@ -16,8 +15,10 @@ import Synchronization
 public actor EmbeddedSidecar: SupervisedSidecar {
     public nonisolated let token: String
     public nonisolated let configuration: SidecarConfiguration
-    public private(set) var state: SidecarState = .idle {
-        didSet { direct.withLock { $0 = (state, thread?.directCalls) } }
+    public var state: SidecarState { machine.state }
+    /// Changed only by ``attempt(_:)`` (and ``transition(_:)``, which calls it).
+    private var machine = EmbeddedSidecarState() {
+        didSet { direct.withLock { $0 = (machine.state, thread?.directCalls) } }
     }
     /// `state` and the running thread's queue, for direct calls made without an actor hop.
     nonisolated let direct = Mutex<(state: SidecarState, queue: DirectCallQueue?)>((.idle, nil))
@@ -30,13 +31,11 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private(set) var thread: InterpreterThread?
     private var pump: Task<Void, Never>?
     private var copiesRoot: String?
-    private var waiters: [UInt64: CheckedContinuation<Outcome, Never>] = [:]
-    private var nextWaiter: UInt64 = 0
-    /// The thread's recent outcomes, numbered: a command's answer can arrive while the
-    /// actor is suspended sending that command (a broken warm reload fails in about a
-    /// millisecond), before anyone waits for it.
-    private var recentOutcomes: [(number: UInt64, outcome: Outcome)] = []
-    private var outcomeCount: UInt64 = 0
+    /// Who waits for the thread's next outcome, each answered once by ``handle(_:)``.
+    /// A waiter is registered before its command is sent: the answer can arrive while
+    /// the actor is suspended sending it (a broken warm reload fails in about a
+    /// millisecond), and its `Once` keeps it until it is read.
+    private var awaiting: [(answer: Once<Outcome>, acceptsServing: Bool)] = []
     private var lastExit: InterpreterThread.Exit?
     /// Why the last warm restart or warm recovery failed, until the service is healthy
     /// again: the next recovery is cold.
@@ -163,14 +162,9 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     }
 
     private func startInterpreter() async throws {
-        switch state {
-        case .idle, .stopped:
-            break
-        case .failed where thread == nil:
-            break
-        default:
-            throw SidecarError.notRunning(state)
-        }
+        // Refused before the claim, as the transition itself comes after it.
+        var trial = machine
+        if case .refused(let error) = trial.next(.start(threadEnded: thread == nil)) { throw error }
         try InterpreterOwnership.claim()
         started = true
         failure = Once()
@@ -178,8 +172,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         var claimed = true
         defer { if claimed { InterpreterOwnership.release() } }
 
-        state = .starting
-        publish(.starting(generation: 1))
+        try attempt(.start(threadEnded: thread == nil))
         LibpythonLink.warnOnceIfShared(logger)
         let runtime: PythonRuntime
         let socket: ListeningSocket
@@ -228,10 +221,11 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             for await event in events { await self?.handle(event) }
         }
         claimed = false
+        let answer = expectOutcome()
         thread.start()
 
         let deadline = ContinuousClock.now + configuration.startTimeout
-        switch await waitForThread(until: deadline) {
+        switch await outcome(answer, until: deadline) {
         case .serving(let generation):
             try await becomeHealthy(generation: generation, deadline: deadline)
         case .exited(let exit):
@@ -263,40 +257,40 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         default:
             break
         }
-        state = .stopping
-        publish(.stopping)
+        transition(.stop)
         let deadline = ContinuousClock.now + configuration.shutdownTimeout
         var exit = lastExit
         if exit == nil, let thread, thread.awaitsRecovery {
             // Its loop has ended: the thread only waits to be told; it finalizes now.
+            let answer = expectOutcome(acceptServing: false)
             thread.recover(.stop)
-            if case .exited(let value) = await waitForThread(until: deadline, acceptServing: false) { exit = value }
+            if case .exited(let value) = await outcome(answer, until: deadline) { exit = value }
         } else if exit == nil, let thread {
             let unblocker = unblockIfStalled(thread, until: deadline)
             defer { unblocker?.cancel() }
+            let answer = expectOutcome(acceptServing: false)
             do {
                 try await thread.request(.stop, timeout: configuration.shutdownTimeout)
-                if case .exited(let value) = await waitForThread(until: deadline, acceptServing: false) { exit = value }
+                if case .exited(let value) = await outcome(answer, until: deadline) { exit = value }
             } catch {
+                forget(answer)
                 logger.error("cannot ask the service to stop: \(error)")
             }
         }
         guard let exit else {
             let seconds = configuration.shutdownTimeout.seconds
-            state = .failed("shutdown timed out")
-            publish(.stopped(clean: false, detail: "shutdown timed out after \(seconds) s"))
+            transition(.stopTimedOut(detail: "shutdown timed out after \(seconds) s"))
             throw SidecarError.shutdownTimedOut(seconds: seconds)
         }
         finishThread()
-        state = .stopped
         switch exit {
         case .stopped:
-            publish(.stopped(clean: true, detail: stopReason.map { "the service asked to stop: \($0)" }))
+            transition(.stopped(clean: true, detail: stopReason.map { "the service asked to stop: \($0)" }))
         case .finalizeSkipped(let threads, _):
-            publish(.stopped(clean: false, detail: "interpreter not finalized: non-daemon threads still running: \(threads.joined(separator: ", "))"))
+            transition(.stopped(clean: false, detail: "interpreter not finalized: non-daemon threads still running: \(threads.joined(separator: ", "))"))
             throw SidecarError.interpreterNotFinalized(threads: threads)
         case .failed(let error):
-            publish(.stopped(clean: false, detail: error))
+            transition(.stopped(clean: false, detail: error))
         }
     }
 
@@ -310,29 +304,24 @@ public actor EmbeddedSidecar: SupervisedSidecar {
 
     private func restartRunning(_ kind: RestartKind, reason: String, announce: Bool) async throws {
         guard case .running(let generation) = state, let thread else { throw SidecarError.notRunning(state) }
-        guard kind != .respawn else {
-            throw SidecarError.restartFailed("the embedded backend restarts warm or cold, not by respawning")
-        }
-        state = .restarting(kind)
-        if announce { publish(.restarting(kind: kind, reason: reason, why: RecoveryPlan.requestedWhy)) }
+        try attempt(.restart(kind, announced: announce ? reason : nil))
         let deadline = ContinuousClock.now + configuration.startTimeout
         let unblocker = unblockIfStalled(thread, until: deadline)
         defer { unblocker?.cancel() }
-        let mark = outcomeCount
+        let answer = expectOutcome()
         do {
             try await thread.request(kind == .cold ? .cold : .warm, timeout: configuration.startTimeout)
         } catch {
-            state = .running(generation: generation)
-            publish(.restartFailed(kind: kind, error: error.description))
+            forget(answer)
+            transition(.restartFailed(kind, error: error.description, serviceGeneration: generation))
             throw error
         }
-        switch await waitForThread(until: deadline, after: mark) {
+        switch await outcome(answer, until: deadline) {
         case .serving(let next):
             try await becomeHealthy(generation: next, deadline: deadline) { await self.retire(thread) }
         case .warmRestartFailed(let error):
-            state = .running(generation: generation)
             if kind == .warm { lastWarmFailure = error }
-            publish(.restartFailed(kind: kind, error: error))
+            transition(.restartFailed(kind, error: error, serviceGeneration: generation))
             throw SidecarError.restartFailed(error)
         case .loopEnded(let error):
             let message = "the event loop ended during the restart: \(error)"
@@ -353,13 +342,13 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     /// The interpreter whose loop ended serves again in the same interpreter (warm) or
     /// from a new one (cold).
     private func recoverKeptInterpreter(_ thread: InterpreterThread, kind: RestartKind) async throws {
+        try attempt(.recover(kind))
         failure = Once()
-        state = .restarting(kind)
         let deadline = ContinuousClock.now + configuration.startTimeout
-        let mark = outcomeCount
+        let answer = expectOutcome()
         thread.recover(kind == .cold ? .cold : .warm)
         let message: String
-        switch await waitForThread(until: deadline, after: mark) {
+        switch await outcome(answer, until: deadline) {
         case .serving(let generation):
             try await becomeHealthy(generation: generation, deadline: deadline) { await self.retire(thread) }
             return
@@ -400,7 +389,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private func handle(_ event: InterpreterThread.Event) {
         switch event {
         case .serving(let generation, _):
-            resumeWaiters(.serving(generation: generation))
+            deliver(.serving(generation: generation))
             if case .failed = state, let thread {
                 // It came up after its start was given up (start timeout): nobody will
                 // use it, and a new start needs the interpreter back.
@@ -410,7 +399,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             logger.warning("cold restart refused; restarting warm", metadata: ["reasons": "\(reasons)"])
             publish(.restartRefused(reasons: reasons, instead: .warm))
         case .warmRestartFailed(let error):
-            resumeWaiters(.warmRestartFailed(error))
+            deliver(.warmRestartFailed(error))
         case .stopRequested(let reason):
             guard case .running = state, stopReason == nil else { return }
             logger.notice("the service asked to stop (\(reason)); stopping")
@@ -419,7 +408,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         case .retired:
             retired?.fire()
         case .loopEnded(let error):
-            resumeWaiters(.loopEnded(error))
+            deliver(.loopEnded(error))
             if case .running = state {
                 // Nobody asked. The thread keeps the interpreter and waits for
                 // recover(): the supervisor's plan is a warm restart.
@@ -432,7 +421,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             } else {
                 InterpreterOwnership.release()
             }
-            resumeWaiters(.exited(exit))
+            deliver(.exited(exit))
             if case .running = state {
                 // Nobody asked: the service's loop ended on its own. The listening socket
                 // stays: a restart serves on the same port, and connections made meanwhile
@@ -446,44 +435,38 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         }
     }
 
-    /// The thread's next outcome; with `after`, also one that came since that count
-    /// (``outcomeCount`` read before sending a command).
-    private func waitForThread(
-        until deadline: ContinuousClock.Instant, acceptServing: Bool = true, after mark: UInt64? = nil
-    ) async -> Outcome {
-        if let lastExit { return .exited(lastExit) }
-        func accepted(_ outcome: Outcome) -> Bool {
-            if case .serving = outcome { return acceptServing }
+    /// Registers a waiter for the thread's next outcome (`acceptServing` false: any but
+    /// `serving`); call before sending the command it answers. At once the thread's exit
+    /// when it has exited already.
+    private func expectOutcome(acceptServing: Bool = true) -> Once<Outcome> {
+        let answer = Once<Outcome>()
+        if let lastExit {
+            answer.fire(.exited(lastExit))
+        } else {
+            awaiting.append((answer, acceptServing))
+        }
+        return answer
+    }
+
+    /// What `answer` was fired with, or ``Outcome/timedOut`` at `deadline`.
+    private func outcome(_ answer: Once<Outcome>, until deadline: ContinuousClock.Instant) async -> Outcome {
+        defer { forget(answer) }
+        guard await answer.wait(upTo: deadline - ContinuousClock.now), let outcome = answer.value else { return .timedOut }
+        return outcome
+    }
+
+    /// Drops a waiter whose command was never sent.
+    private func forget(_ answer: Once<Outcome>) {
+        awaiting.removeAll { $0.answer === answer }
+    }
+
+    /// Answers every waiter that accepts `outcome`.
+    private func deliver(_ outcome: Outcome) {
+        awaiting.removeAll { waiter in
+            if case .serving = outcome, !waiter.acceptsServing { return false }
+            waiter.answer.fire(outcome)
             return true
         }
-        if let mark, let early = recentOutcomes.first(where: { $0.number > mark && accepted($0.outcome) }) {
-            return early.outcome
-        }
-        nextWaiter += 1
-        let id = nextWaiter
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline)
-            await self?.resumeWaiter(id, with: .timedOut)
-        }
-        defer { timer.cancel() }
-        while true {
-            let outcome = await withCheckedContinuation { waiters[id] = $0 }
-            if !accepted(outcome) { continue }
-            return outcome
-        }
-    }
-
-    private func resumeWaiter(_ id: UInt64, with outcome: Outcome) {
-        waiters.removeValue(forKey: id)?.resume(returning: outcome)
-    }
-
-    private func resumeWaiters(_ outcome: Outcome) {
-        outcomeCount += 1
-        recentOutcomes.append((outcomeCount, outcome))
-        if recentOutcomes.count > 16 { recentOutcomes.removeFirst() }
-        let current = waiters
-        waiters.removeAll()
-        for waiter in current.values { waiter.resume(returning: outcome) }
     }
 
     /// After a restart: what it replaced (a warm restart's old server, or the service of
@@ -515,9 +498,8 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             switch await probe.check() {
             case .success:
                 await beforeAnnouncing?()
-                state = .running(generation: generation)
+                transition(.healthy(serviceGeneration: generation))
                 lastWarmFailure = nil
-                publish(.healthy(generation: generation))
                 thread?.copyAhead()
                 return
             case .failure(let failure):
@@ -530,8 +512,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     }
 
     private func fail(_ message: String) {
-        state = .failed(message)
-        publish(.failed(error: message))
+        transition(.failed(message))
         failure.fire(.serviceStopped(message))
         if thread == nil || lastExit != nil { finishThread(keepSocket: true) }
     }
@@ -554,6 +535,26 @@ public actor EmbeddedSidecar: SupervisedSidecar {
 
     private func publish(_ kind: SidecarEvent.Kind) {
         broadcaster.publish(SidecarEvent(kind))
+    }
+
+    /// The one place the state changes (``EmbeddedSidecarState``): publishes the event the
+    /// transition names, or throws what refused it (nothing changed then).
+    private func attempt(_ event: EmbeddedSidecarState.Event) throws(SidecarError) {
+        switch machine.next(event) {
+        case .publish(let kind):
+            if let kind { publish(kind) }
+        case .refused(let error):
+            throw error
+        }
+    }
+
+    /// A transition the machine always allows: it reports what has happened.
+    private func transition(_ event: EmbeddedSidecarState.Event) {
+        do {
+            try attempt(event)
+        } catch {
+            preconditionFailure("EmbeddedSidecarState refused \(event): \(error)")
+        }
     }
 }
 
