@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from cagent_host.direct import DirectCalls
+from cagent_host.messages import DirectDelivery, DirectRequest, DirectRequestKind
 from cagent_host.server import purge_service_modules
 
 SERVICE = Path(__file__).resolve().parents[2] / "python"
@@ -110,3 +112,47 @@ def test_cancelling_an_execute_cancels_the_run(calls: tuple[DirectCalls, Any]) -
         threading.Event().wait(0.01)
     assert app.state.service.task_count == 0
     assert inbox.items == [("done", {"cancelled": True})]
+
+
+def test_the_host_inbox_starts_and_cancels_calls_by_their_named_fields(calls: tuple[DirectCalls, Any]) -> None:
+    """The host's path: DirectRequest items taken from the inbox when the pipe wakes the
+    loop, and DirectDelivery kinds delivered per call id."""
+    direct, app = calls
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    inbox: list[list[DirectRequest]] = []
+    delivered: list[tuple[int, DirectDelivery, dict[str, Any]]] = []
+    finished = threading.Event()
+
+    def take() -> list[DirectRequest]:
+        return inbox.pop(0) if inbox else []
+
+    def deliver(call_id: int, delivery: DirectDelivery, payload: dict[str, Any]) -> None:
+        delivered.append((call_id, delivery, payload))
+        if call_id == 2 and delivery == DirectDelivery.DONE:
+            finished.set()
+
+    asyncio.run_coroutine_threadsafe(_attach(direct, read_fd, take, deliver), direct._loop).result(10)
+    inbox.append([
+        {"kind": DirectRequestKind.EXECUTE, "call_id": 1, "agent_id": "echo", "input": {"a": 1}, "context": None, "timeout_s": None},
+        {"kind": DirectRequestKind.STREAM, "call_id": 2, "agent_id": "slow_stream", "input": {"steps": 100000, "interval": 0.01}, "context": None, "timeout_s": None},
+    ])
+    os.write(write_fd, b"\x01")
+    for _ in range(500):
+        if any(call_id == 2 and delivery == DirectDelivery.EVENT for call_id, delivery, _ in delivered):
+            break
+        threading.Event().wait(0.01)
+    inbox.append([{"kind": DirectRequestKind.CANCEL, "call_id": 2}])
+    os.write(write_fd, b"\x01")
+    assert finished.wait(10)
+    first = [(delivery, payload) for call_id, delivery, payload in delivered if call_id == 1]
+    assert [delivery for delivery, _ in first] == [DirectDelivery.RESULT, DirectDelivery.DONE]
+    assert first[0][1]["result"] == {"a": 1}
+    assert delivered[-1] == (2, DirectDelivery.DONE, {"cancelled": True})
+    direct._loop.call_soon_threadsafe(direct._loop.remove_reader, read_fd)
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+async def _attach(direct: DirectCalls, fd: int, take: Any, deliver: Any) -> None:
+    direct.attach(fd, take, deliver)

@@ -26,21 +26,22 @@ struct DirectCall: Sendable {
         queue.cancel(id)
     }
 
-    /// A delivery from Python (`kind`, payload dict); GIL held (loop thread).
-    static func convert(kind: String, payload object: PythonObject) -> Delivery? {
+    /// A delivery from Python (its kind, payload dict); GIL held (loop thread). Nil for
+    /// `done`, which carries nothing to convert (the queue handles it).
+    static func convert(_ kind: DirectDelivery, payload object: PythonObject) -> Delivery? {
         guard case .object(let raw)? = try? JSONValue(python: object) else { return nil }
         let payload = raw.mapValues(JSON.init)
         switch kind {
-        case "result":
+        case .result:
             return ExecuteResult(object: payload).map(Delivery.result)
-        case "event":
+        case .event:
             guard let type = payload["type"]?.stringValue, case .object(let data)? = payload["data"],
                   let event = try? RunEvent(type: type, object: data, id: payload["id"]?.stringValue)
             else { return nil }
             return .event(event)
-        case "error":
+        case .error:
             return ServiceError(object: payload, status: payload["status"]?.intValue).map(Delivery.error)
-        default:
+        case .done:
             return nil
         }
     }

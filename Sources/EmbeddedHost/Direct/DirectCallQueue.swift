@@ -30,11 +30,6 @@ final class DirectCallQueue: Sendable {
 
     typealias Deliver = @Sendable (DirectCall.Delivery) -> Void
 
-    private enum Item: Sendable {
-        case start(UInt64, Request)
-        case cancel(UInt64)
-    }
-
     private struct Call: Sendable {
         var deliver: Deliver
         var cancelRequested = false
@@ -42,7 +37,7 @@ final class DirectCallQueue: Sendable {
 
     private struct State: Sendable {
         var open = false
-        var inbox: [Item] = []
+        var inbox: [DirectRequest] = []
         var calls: [UInt64: Call] = [:]
         var nextID: UInt64 = 0
     }
@@ -58,7 +53,7 @@ final class DirectCallQueue: Sendable {
             state.nextID += 1
             let id = state.nextID
             state.calls[id] = Call(deliver: deliver)
-            state.inbox.append(.start(id, request))
+            state.inbox.append(.start(callID: id, request))
             return (id, state.inbox.count == 1)
         }
         if wake { wakeLoop() }
@@ -70,7 +65,7 @@ final class DirectCallQueue: Sendable {
         let wake = state.withLock { state -> Bool in
             guard state.open, state.calls[id] != nil else { return false }
             state.calls[id]?.cancelRequested = true
-            state.inbox.append(.cancel(id))
+            state.inbox.append(.cancel(callID: id))
             return state.inbox.count == 1
         }
         if wake { wakeLoop() }
@@ -118,40 +113,27 @@ final class DirectCallQueue: Sendable {
         pipe.drain()
     }
 
-    /// The inbox as JSON rows: `["execute"|"stream", id, agent_id, input, context, timeout_s]`
-    /// or `["cancel", id]`.
+    /// The inbox, each item a ``DirectRequest`` object.
     private func takeInbox() -> [JSONValue] {
-        let items = state.withLock { state -> [Item] in
+        let items = state.withLock { state -> [DirectRequest] in
             defer { state.inbox.removeAll(keepingCapacity: true) }
             return state.inbox
         }
-        return items.map { item in
-            switch item {
-            case .start(let id, let request):
-                return .array([
-                    .string(request.kind.rawValue), .integer(Int(id)), .string(request.agentID),
-                    .object(request.input.mapValues(JSONValue.init)),
-                    request.context.map { .object($0.mapValues(JSONValue.init)) } ?? .null,
-                    request.timeout.map { .double($0.seconds) } ?? .null,
-                ])
-            case .cancel(let id):
-                return .array([.string("cancel"), .integer(Int(id))])
-            }
-        }
+        return items.map(\.json)
     }
 
-    /// `deliver(id, kind, payload)` from Python.
+    /// `deliver(call_id, delivery, payload)` from Python (``DirectDelivery``).
     private func deliverFromPython(_ arguments: [PythonObject]) {
         guard arguments.count == 3, case .integer(let raw)? = try? JSONValue(python: arguments[0]) else { return }
         let id = UInt64(raw)
-        guard case .string(let kind)? = try? JSONValue(python: arguments[1]) else { return }
-        if kind == "done" {
+        guard case .string(let name)? = try? JSONValue(python: arguments[1]), let kind = DirectDelivery(rawValue: name) else { return }
+        if kind == .done {
             guard let call = state.withLock({ $0.calls.removeValue(forKey: id) }) else { return }
             call.deliver(.done(cancelled: call.cancelRequested))
             return
         }
         guard let call = state.withLock({ $0.calls[id] }),
-              let delivery = DirectCall.convert(kind: kind, payload: arguments[2])
+              let delivery = DirectCall.convert(kind, payload: arguments[2])
         else { return }
         call.deliver(delivery)
     }

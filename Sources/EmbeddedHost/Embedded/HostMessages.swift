@@ -1,3 +1,6 @@
+import Bridge
+import CagentAPI
+
 /// Every message between the host and its Python half, by name: the Swift side of
 /// `Sources/EmbeddedHost/Python/cagent_host/messages.py`. `HostMessagesTests` checks
 /// that the two sets agree, name for name.
@@ -35,4 +38,62 @@ enum HostAsk: String, Sendable, CaseIterable {
     case interrupt
     /// Answer: a bool.
     case abort
+}
+
+/// One item of the host's direct-call inbox: ``DirectCallQueue`` hands them to
+/// `cagent_host.direct`, which starts or cancels the call. Crosses as a JSON object with
+/// the ``Field`` keys (`DirectRequest` in messages.py).
+enum DirectRequest: Sendable {
+    case start(callID: UInt64, DirectCallQueue.Request)
+    case cancel(callID: UInt64)
+
+    enum Kind: String, Sendable, CaseIterable {
+        case execute, stream, cancel
+    }
+
+    /// The object's keys; `kind` and `call_id` always, the others with a start.
+    enum Field: String, Sendable, CaseIterable {
+        case kind
+        case callID = "call_id"
+        case agentID = "agent_id"
+        case input, context
+        case timeoutSeconds = "timeout_s"
+    }
+
+    var json: JSONValue {
+        switch self {
+        case .start(let id, let request):
+            let kind: Kind = switch request.kind {
+            case .execute: .execute
+            case .stream: .stream
+            }
+            return Self.object([
+                .kind: .string(kind.rawValue),
+                .callID: .integer(Int(id)),
+                .agentID: .string(request.agentID),
+                .input: .object(request.input.mapValues(JSONValue.init)),
+                .context: request.context.map { .object($0.mapValues(JSONValue.init)) } ?? .null,
+                .timeoutSeconds: request.timeout.map { .double($0.seconds) } ?? .null,
+            ])
+        case .cancel(let id):
+            return Self.object([.kind: .string(Kind.cancel.rawValue), .callID: .integer(Int(id))])
+        }
+    }
+
+    private static func object(_ fields: [Field: JSONValue]) -> JSONValue {
+        .object(Dictionary(uniqueKeysWithValues: fields.map { ($0.key.rawValue, $0.value) }))
+    }
+}
+
+/// What `cagent_host.direct` reports for a direct call: `deliver(call_id, delivery,
+/// payload)` on the loop thread (``DirectCall/convert(_:payload:)`` reads the payload).
+enum DirectDelivery: String, Sendable, CaseIterable {
+    /// Execute's `{result, execution_time, agent_id}`.
+    case result
+    /// `{id, type, data}`: one of stream's events, the last one terminal.
+    case event
+    /// `{code, message, status, ...}`: the call could not run, or failed.
+    case error
+    /// `{"cancelled"}`: last, always (also when the loop closes under a pending call).
+    case done
 }

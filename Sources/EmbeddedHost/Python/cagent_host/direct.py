@@ -1,8 +1,9 @@
 """Agent calls from Swift without HTTP.
 
 The host queues calls in an inbox of its own and writes a byte to a pipe; the loop
-watches the pipe (``attach``), takes the inbox and runs each call, and reports through
-``deliver(call_id, kind, payload)``, a Swift callback called on the loop thread. The
+watches the pipe (``attach``), takes the inbox (``DirectRequest`` items) and runs each
+call, and reports through ``deliver(call_id, delivery, payload)`` (a ``DirectDelivery``),
+a Swift callback called on the loop thread; both are in ``cagent_host.messages``. The
 calling Swift thread never takes the GIL (see DirectCallQueue.swift for why). Same
 service, same agents, same event and error shapes as the HTTP API; no socket, no JSON
 text. ``execute``/``stream`` are the same calls for Python threads.
@@ -18,18 +19,17 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from .messages import DirectDelivery, DirectRequest, DirectRequestKind
+
 logger = logging.getLogger("cagent.host")
 
-#: ``deliver(kind, payload)``: "result" (execute's {result, execution_time, agent_id}),
-#: "event" ({id, type, data}: stream's events, the last one terminal), "error"
-#: ({code, message, status, ...}: the call could not run or failed), and last, always,
-#: "done" ({"cancelled": bool}) — also when the loop closes under a pending call.
-Deliver = Callable[[str, dict[str, Any]], None]
+#: ``deliver(delivery, payload)``: see ``DirectDelivery`` for each payload; ``DONE``
+#: comes last, always.
+Deliver = Callable[[DirectDelivery, dict[str, Any]], None]
 
-#: The host's inbox: rows ``["execute" | "stream", call_id, agent_id, input, context,
-#: timeout_s]`` and ``["cancel", call_id]``.
-Take = Callable[[], list[list[Any]]]
-HostDeliver = Callable[[int, str, dict[str, Any]], None]
+#: The host's inbox, taken whole.
+Take = Callable[[], list[DirectRequest]]
+HostDeliver = Callable[[int, DirectDelivery, dict[str, Any]], None]
 
 
 class DirectCalls:
@@ -39,7 +39,7 @@ class DirectCalls:
         self._host_calls: dict[int, asyncio.Task[None]] = {}
         self._wake_fd = -1
         self._take: Take = list
-        self._host_deliver: HostDeliver = lambda call_id, kind, payload: None
+        self._host_deliver: HostDeliver = lambda call_id, delivery, payload: None
 
     def attach(self, wake_fd: int, take: Take, deliver: HostDeliver) -> None:
         """Serve the host's inbox whenever ``wake_fd`` is readable. Loop thread."""
@@ -53,23 +53,23 @@ class DirectCalls:
             os.read(self._wake_fd, 4096)
         except BlockingIOError:
             pass
-        for row in self._take():
-            call_id = row[1]
-            if row[0] == "cancel":
+        for request in self._take():
+            call_id = request["call_id"]
+            if request["kind"] == DirectRequestKind.CANCEL:
                 task = self._host_calls.get(call_id)
                 if task is not None:
                     task.cancel()
                 continue
-            kind, _, agent_id, input, context, timeout_s = row
             deliver = functools.partial(self._host_deliver, call_id)
-            run = self._execute if kind == "execute" else self._stream
-            task = self._loop.create_task(run(agent_id, input, context, timeout_s, deliver))
+            run = self._execute if request["kind"] == DirectRequestKind.EXECUTE else self._stream
+            work = run(request["agent_id"], request["input"], request.get("context"), request.get("timeout_s"), deliver)
+            task = self._loop.create_task(work)
             self._host_calls[call_id] = task
             task.add_done_callback(functools.partial(self._host_call_done, call_id))
 
     def _host_call_done(self, call_id: int, task: asyncio.Task[None]) -> None:
         self._host_calls.pop(call_id, None)
-        self._host_deliver(call_id, "done", {"cancelled": task.cancelled()})
+        self._host_deliver(call_id, DirectDelivery.DONE, {"cancelled": task.cancelled()})
 
     def execute(
         self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver
@@ -89,9 +89,9 @@ class DirectCalls:
         except asyncio.CancelledError:
             raise  # the caller cancelled: it expects nothing more
         except BaseException as error:  # noqa: BLE001 - every failure is the caller's answer
-            deliver("error", _error(error))
+            deliver(DirectDelivery.ERROR, _error(error))
         else:
-            deliver("result", outcome.model_dump())
+            deliver(DirectDelivery.RESULT, outcome.model_dump())
 
     async def _stream(self, agent_id: str, input: Any, context: Any, timeout_s: float | None, deliver: Deliver) -> None:
         service = self._service()
@@ -99,11 +99,11 @@ class DirectCalls:
             request_id = service.start_run(agent_id, input, context, timeout_s)
             subscription = service.subscribe(request_id)
         except BaseException as error:  # noqa: BLE001
-            deliver("error", _error(error))
+            deliver(DirectDelivery.ERROR, _error(error))
             return
         try:
             async for event in subscription:
-                deliver("event", event.model_dump())
+                deliver(DirectDelivery.EVENT, event.model_dump())
         except asyncio.CancelledError:
             service.cancel(request_id)  # the caller owns this run
             raise
@@ -115,7 +115,7 @@ class DirectCalls:
 
 
 def _watched(future: concurrent.futures.Future[None], deliver: Deliver) -> concurrent.futures.Future[None]:
-    future.add_done_callback(lambda done: deliver("done", {"cancelled": done.cancelled()}))
+    future.add_done_callback(lambda done: deliver(DirectDelivery.DONE, {"cancelled": done.cancelled()}))
     return future
 
 

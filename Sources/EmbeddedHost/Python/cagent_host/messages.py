@@ -7,11 +7,14 @@ test (Tests/EmbeddedHostTests/HostMessagesTests.swift) checks that the two agree
   callback, called on the interpreter thread with the GIL held).
 - ``Command``: what the host asks of the running loop, ``Controller.request(command)``.
 - ``Ask``: what the watchdog's signal handlers ask the host, ``ask(question)``.
+- ``DirectRequest``: one item of the host's direct-call inbox, which ``cagent_host.direct``
+  takes (its ``kind`` a ``DirectRequestKind``); ``DirectDelivery``: what it reports back
+  for a call, ``deliver(call_id, delivery, payload)``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: TypedDict reads ``NotRequired`` at runtime.
 from enum import Enum
+from typing import Any, NotRequired, TypedDict
 
 
 class Notice(str, Enum):
@@ -47,6 +50,45 @@ class Ask(str, Enum):
     ABORT = "abort"
 
 
+class DirectRequestKind(str, Enum):
+    #: Run to the end; one ``result`` or ``error`` delivery.
+    EXECUTE = "execute"
+    #: Every event of a new run, the last one terminal.
+    STREAM = "stream"
+    #: Cancel the call ``call_id`` (its ``done`` delivery follows).
+    CANCEL = "cancel"
+
+
+class DirectRequest(TypedDict):
+    """One item of the host's direct-call inbox (a dict: no model to build per call)."""
+
+    kind: DirectRequestKind
+    call_id: int
+    #: The fields below come with ``execute`` and ``stream`` only.
+    agent_id: NotRequired[str]
+    input: NotRequired[dict[str, Any]]
+    context: NotRequired[dict[str, Any] | None]
+    timeout_s: NotRequired[float | None]
+
+
+class DirectDelivery(str, Enum):
+    #: payload: execute's ``{result, execution_time, agent_id}``.
+    RESULT = "result"
+    #: payload: ``{id, type, data}``, one of stream's events (the last one terminal).
+    EVENT = "event"
+    #: payload: ``{code, message, status, ...}``: the call could not run, or failed.
+    ERROR = "error"
+    #: payload: ``{"cancelled": bool}``; last, always (also when the loop closes under
+    #: a pending call).
+    DONE = "done"
+
+
 def names() -> dict[str, list[str]]:
-    """Every name of every message kind, for the test that compares both sides."""
-    return {kind.__name__: [member.value for member in kind] for kind in (Notice, Command, Ask)}
+    """Every name of every message kind, and the fields of the inbox's items, for the
+    test that compares both sides."""
+    kinds: dict[str, list[str]] = {
+        kind.__name__: [member.value for member in kind]
+        for kind in (Notice, Command, Ask, DirectRequestKind, DirectDelivery)
+    }
+    kinds["DirectRequest"] = list(DirectRequest.__annotations__)
+    return kinds
