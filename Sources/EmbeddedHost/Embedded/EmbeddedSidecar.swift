@@ -56,7 +56,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
 
     /// What a waiter for the thread learns.
     private enum Outcome: Sendable {
-        case serving(generation: Int)
+        case serving(serviceGeneration: Int)
         case warmRestartFailed(String)
         case loopEnded(String)
         case exited(InterpreterThread.Exit)
@@ -389,7 +389,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     private func handle(_ event: InterpreterThread.Event) {
         switch event {
         case .serving(let generation, _):
-            deliver(.serving(generation: generation))
+            deliver(.serving(serviceGeneration: generation))
             if case .failed = state, let thread {
                 // It came up after its start was given up (start timeout): nobody will
                 // use it, and a new start needs the interpreter back.
