@@ -268,12 +268,13 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         } else if exit == nil, let thread {
             let unblocker = unblockIfStalled(thread, until: deadline)
             defer { unblocker?.cancel() }
-            let answer = expectOutcome(acceptServing: false)
             do {
                 try await thread.request(.stop, timeout: configuration.shutdownTimeout)
+                // Registered after the request: an exit meanwhile is `lastExit`, and what
+                // else came then (a restart's answer) is not the stop's.
+                let answer = expectOutcome(acceptServing: false)
                 if case .exited(let value) = await outcome(answer, until: deadline) { exit = value }
             } catch {
-                forget(answer)
                 logger.error("cannot ask the service to stop: \(error)")
             }
         }
@@ -436,8 +437,8 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     }
 
     /// Registers a waiter for the thread's next outcome (`acceptServing` false: any but
-    /// `serving`); call before sending the command it answers. At once the thread's exit
-    /// when it has exited already.
+    /// `serving`); call before sending a command whose answer it is. Answered at once
+    /// with the thread's exit when it has exited already.
     private func expectOutcome(acceptServing: Bool = true) -> Once<Outcome> {
         let answer = Once<Outcome>()
         if let lastExit {
@@ -449,9 +450,12 @@ public actor EmbeddedSidecar: SupervisedSidecar {
     }
 
     /// What `answer` was fired with, or ``Outcome/timedOut`` at `deadline`.
+    /// Not ended early by the caller's cancellation: a start, restart or stop in progress
+    /// learns how it ended before it returns.
     private func outcome(_ answer: Once<Outcome>, until deadline: ContinuousClock.Instant) async -> Outcome {
         defer { forget(answer) }
-        guard await answer.wait(upTo: deadline - ContinuousClock.now), let outcome = answer.value else { return .timedOut }
+        let waited = Task { await answer.wait(upTo: deadline - ContinuousClock.now) }
+        guard await waited.value, let outcome = answer.value else { return .timedOut }
         return outcome
     }
 
