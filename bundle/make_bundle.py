@@ -83,6 +83,10 @@ DYNLOAD_LEFT_OUT = ("_test", "_ctypes_test", "_xxtestfuzz", "xxlimited", "_tkint
 # C headers, stubs): never imported or opened at run time.
 SITE_LEFT_OUT_SUFFIXES = {".pyx": "Cython sources", ".pxd": "Cython declarations", ".pxi": "Cython includes",
                           ".pyi": "type stubs", ".c": "C sources", ".h": "C headers", ".cpp": "C++ sources"}
+# Folders in the requirements that nothing imports or opens at run time: the packages'
+# own test suites and benchmarks, and fastapi's notes for AI coding assistants (markdown).
+SITE_LEFT_OUT_FOLDERS = {"tests": "the packages' own test suites", "benchmarks": "benchmark scripts and data",
+                         ".agents": "fastapi's skill notes for AI coding assistants (markdown)"}
 # From the service's python/ folder.
 SERVICE_LEFT_OUT = {"tests", "__pycache__", ".pytest_cache", "pytest.ini", "requirements-dev.txt", "requirements-dev.lock", ".env", ".venv"}
 
@@ -254,6 +258,11 @@ def copy_requirements(distributions: list[metadata.Distribution], target: Path, 
             except ValueError:
                 continue  # console scripts in bin/ and the like
             if "__pycache__" in relative.parts or source.suffix == ".pyc" or not source.is_file():
+                continue
+            folder = next((part for part in relative.parts[1:-1] if part in SITE_LEFT_OUT_FOLDERS), None)
+            if folder:
+                key = f"requirements: {folder}/  {SITE_LEFT_OUT_FOLDERS[folder]}"
+                left_out[key] = left_out.get(key, 0) + source.stat().st_size
                 continue
             if source.suffix in SITE_LEFT_OUT_SUFFIXES:
                 key = f"requirements: *{source.suffix}  {SITE_LEFT_OUT_SUFFIXES[source.suffix]}"
