@@ -28,7 +28,10 @@ let package = Package(
         .target(name: "CSpawn"),
         // The allocator of one interpreter generation, unmapped once it is finalized.
         .target(name: "CGenerationHeap", dependencies: ["CPython"]),
-        .target(name: "Bridge", dependencies: ["CPython"]),
+        // The one JSON type (HTTP bodies, direct calls, values crossing into Python): depends
+        // on nothing, so the client links no Python and the shipped binary no Foundation.
+        .target(name: "CagentJSON"),
+        .target(name: "Bridge", dependencies: ["CPython", "CagentJSON"]),
         .target(
             name: "EmbeddedHost",
             dependencies: [
@@ -67,11 +70,12 @@ let package = Package(
             dependencies: ["EmbeddedHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The HTTP + SSE client: depends on nothing of the host (no Bridge, no CPython).
-        .target(name: "CagentAPI"),
+        .target(name: "CagentAPI", dependencies: ["CagentJSON"]),
         .target(name: "CagentClient", dependencies: ["CagentAPI"]),
         // `cagent-bench`'s plumbing: statistics, a keep-alive load client over
         // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
         .target(name: "CagentBench"),
+        .testTarget(name: "CagentJSONTests", dependencies: ["CagentJSON"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
         .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench", "CZstd"], exclude: ["Fixtures"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),

@@ -28,8 +28,7 @@ struct DirectCall: Sendable {
 
     /// A delivery from Python (`kind`, payload dict); GIL held (loop thread).
     static func convert(kind: String, payload object: PythonObject) -> Delivery? {
-        guard case .object(let raw)? = try? JSONValue(python: object) else { return nil }
-        let payload = raw.mapValues(JSON.init)
+        guard case .object(let payload)? = try? JSON(python: object) else { return nil }
         switch kind {
         case "result":
             return ExecuteResult(object: payload).map(Delivery.result)

@@ -120,7 +120,7 @@ final class DirectCallQueue: Sendable {
 
     /// The inbox as JSON rows: `["execute"|"stream", id, agent_id, input, context, timeout_s]`
     /// or `["cancel", id]`.
-    private func takeInbox() -> [JSONValue] {
+    private func takeInbox() -> [JSON] {
         let items = state.withLock { state -> [Item] in
             defer { state.inbox.removeAll(keepingCapacity: true) }
             return state.inbox
@@ -130,8 +130,8 @@ final class DirectCallQueue: Sendable {
             case .start(let id, let request):
                 return .array([
                     .string(request.kind.rawValue), .integer(Int(id)), .string(request.agentID),
-                    .object(request.input.mapValues(JSONValue.init)),
-                    request.context.map { .object($0.mapValues(JSONValue.init)) } ?? .null,
+                    .object(request.input),
+                    request.context.map(JSON.object) ?? .null,
                     request.timeout.map { .double($0.seconds) } ?? .null,
                 ])
             case .cancel(let id):
@@ -142,9 +142,9 @@ final class DirectCallQueue: Sendable {
 
     /// `deliver(id, kind, payload)` from Python.
     private func deliverFromPython(_ arguments: [PythonObject]) {
-        guard arguments.count == 3, case .integer(let raw)? = try? JSONValue(python: arguments[0]) else { return }
+        guard arguments.count == 3, case .integer(let raw)? = try? JSON(python: arguments[0]) else { return }
         let id = UInt64(raw)
-        guard case .string(let kind)? = try? JSONValue(python: arguments[1]) else { return }
+        guard case .string(let kind)? = try? JSON(python: arguments[1]) else { return }
         if kind == "done" {
             guard let call = state.withLock({ $0.calls.removeValue(forKey: id) }) else { return }
             call.deliver(.done(cancelled: call.cancelRequested))

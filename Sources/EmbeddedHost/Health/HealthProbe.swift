@@ -12,7 +12,7 @@ import Glibc
 public struct HealthProbe: Sendable {
     public struct Response: Sendable, Equatable {
         public var statusCode: Int
-        public var body: JSONValue?
+        public var body: JSON?
     }
 
     public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -91,7 +91,7 @@ public struct HealthProbe: Sendable {
         }
         var body = Array(bytes[split.upperBound...])
         if head.lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
-        let json = try? JSONDecoder().decode(JSONValue.self, from: Data(body))
+        let json = try? JSONDecoder().decode(JSON.self, from: Data(body))
         guard code == 200 else {
             if code == 503, case .object(let object) = json, object["status"] == .string("shutting_down") {
                 return .failure(.shuttingDown)

@@ -12,7 +12,7 @@ struct LoopbackHTTP: Sendable {
         var status: Int
         var headers: [String: String]
         var body: Data
-        var json: JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: body) }
+        var json: JSON? { try? JSONDecoder().decode(JSON.self, from: body) }
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -28,7 +28,7 @@ struct LoopbackHTTP: Sendable {
         try await request("GET", path)
     }
 
-    func post(_ path: String, json: JSONValue) async throws -> Response {
+    func post(_ path: String, json: JSON) async throws -> Response {
         try await request("POST", path, body: try JSONEncoder().encode(json))
     }
 
@@ -88,7 +88,7 @@ final class EventStream: @unchecked Sendable {
         var event: String
         var id: String?
         var data: String
-        var json: JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: Data(data.utf8)) }
+        var json: JSON? { try? JSONDecoder().decode(JSON.self, from: Data(data.utf8)) }
     }
 
     let status: Int
