@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "cagent-sidecar",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "SidecarCLI",
+                "EmbeddedHost", "CagentAPI", "SidecarCLI", "Bridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
