@@ -73,7 +73,8 @@ let package = Package(
         // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
         .target(name: "CagentBench"),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench", "CZstd"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd"], exclude: ["Fixtures"]),
+        .testTarget(name: "CagentBenchTests", dependencies: ["CagentBench"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",
