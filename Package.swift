@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CZstd", "CSpawn", "CGenerationHeap", "CagentAPI",
+                "Bridge", "CPython", "CZstd", "CSpawn", "CGenerationHeap", "CagentAPI", "Loopback",
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The host's Python half (cagent_host) is found by path, not as a SwiftPM
@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "cagent-sidecar",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "SidecarCLI", "Bridge",
+                "EmbeddedHost", "CagentAPI", "SidecarCLI", "Bridge", "Loopback",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "cagent-bench",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "CagentBench", "SidecarCLI",
+                "EmbeddedHost", "CagentAPI", "CagentBench", "SidecarCLI", "Loopback",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,11 +69,14 @@ let package = Package(
         // The HTTP + SSE client: depends on nothing of the host (no Bridge, no CPython).
         .target(name: "CagentAPI"),
         .target(name: "CagentClient", dependencies: ["CagentAPI"]),
+        // The leaf every layer shares: Duration's units. Depends on nothing, not even
+        // Foundation, so the host can use it.
+        .target(name: "Loopback"),
         // `cagent-bench`'s plumbing: statistics, a keep-alive load client over
         // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
         .target(name: "CagentBench"),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "Loopback"], exclude: ["Fixtures"]),
         .testTarget(name: "CagentBenchTests", dependencies: ["CagentBench"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(

@@ -3,6 +3,7 @@ import CagentBench
 import EmbeddedHost
 import Foundation
 import Logging
+import Loopback
 import SidecarCLI
 #if canImport(Glibc)
 import Glibc
@@ -159,9 +160,9 @@ struct BenchCommand: AsyncParsableCommand {
                 pythonHome: pythonHome, serviceDirectory: serviceDir, health: health, rounds: rounds, logger: logger)
             print(results.report(health: health))
             print()
-            embedded.stallDetectionMs = Summary(results.stallDetection.map { $0.asMilliseconds })
-            embedded.stallRecoveryMs = Summary(results.stallRecovery.map { $0.asMilliseconds })
-            embedded.crashToHealthyMs = Summary(results.crashToHealthy.map { $0.asMilliseconds })
+            embedded.stallDetectionMs = Summary(results.stallDetection.map { $0.inMilliseconds })
+            embedded.stallRecoveryMs = Summary(results.stallRecovery.map { $0.inMilliseconds })
+            embedded.crashToHealthyMs = Summary(results.crashToHealthy.map { $0.inMilliseconds })
         }
 
         if runs(.restarts) {

@@ -1,6 +1,7 @@
 import EmbeddedHost
 import Foundation
 import Logging
+import Loopback
 import SidecarCLI
 #if canImport(Glibc)
 import Glibc
