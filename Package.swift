@@ -69,12 +69,13 @@ let package = Package(
         // The HTTP + SSE client: depends on nothing of the host (no Bridge, no CPython).
         .target(name: "CagentAPI"),
         .target(name: "CagentClient", dependencies: ["CagentAPI"]),
-        // The leaf every layer shares: Duration's units. Depends on nothing, not even
-        // Foundation, so the host can use it.
+        // The leaf every layer shares: one HTTP/1.1 client for loopback over POSIX sockets
+        // (a deadline on every call, keep-alive optional) and Duration's units. Depends on
+        // nothing, not even Foundation, so the host can use it.
         .target(name: "Loopback"),
-        // `cagent-bench`'s plumbing: statistics, a keep-alive load client over
-        // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
-        .target(name: "CagentBench"),
+        // `cagent-bench`'s plumbing: statistics, a keep-alive load client, /proc memory,
+        // the report (table, JSON, SVG). Depends on nothing of the host.
+        .target(name: "CagentBench", dependencies: ["Loopback"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
         .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "Loopback"], exclude: ["Fixtures"]),
         .testTarget(name: "CagentBenchTests", dependencies: ["CagentBench"]),

@@ -85,31 +85,11 @@ enum SupervisionBench {
     /// One `POST` to the service on loopback; the answer's status only.
     @discardableResult
     static func post(port: Int, token: String, path: String, body: String) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CLIError("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        let client = LoopbackClient(port: port, timeout: .seconds(60))
+        do {
+            return try client.send(HTTPRequest.postJSON(path, token: token, json: Array(body.utf8))).status
+        } catch {
+            throw CLIError("POST \(path): \(error)")
         }
-        guard connected == 0 else { throw CLIError("connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
-        let request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAuthorization: Bearer \(token)\r\n"
-            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-        let bytes = Array(request.utf8)
-        guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
-            throw CLIError("send failed")
-        }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var answer: [UInt8] = []
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            answer.append(contentsOf: buffer[0..<n])
-        }
-        let status = String(decoding: answer.prefix(12), as: UTF8.self).split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        return status
     }
 }
