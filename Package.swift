@@ -44,7 +44,9 @@ let package = Package(
         .executableTarget(
             name: "cagent-sidecar",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "SidecarCLI", "Bridge", "Loopback",
+                "EmbeddedHost", "CagentAPI", "SidecarCLI", "Loopback",
+                // `cagent-sidecar python` runs the linked interpreter (PythonInterpreter.runMain).
+                "Bridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -79,6 +81,7 @@ let package = Package(
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
         .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "Loopback"], exclude: ["Fixtures"]),
         .testTarget(name: "CagentBenchTests", dependencies: ["CagentBench"]),
+        .testTarget(name: "LoopbackTests", dependencies: ["Loopback"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",
