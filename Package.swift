@@ -35,7 +35,7 @@ let package = Package(
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CZstd", "CSpawn", "CGenerationHeap", "CagentAPI",
+                "Bridge", "CPython", "CZstd", "CSpawn", "CGenerationHeap", "CagentAPI", "Loopback",
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The host's Python half (cagent_host) is found by path, not as a SwiftPM
@@ -47,7 +47,9 @@ let package = Package(
         .executableTarget(
             name: "cagent-sidecar",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "SidecarCLI",
+                "EmbeddedHost", "CagentAPI", "SidecarCLI", "Loopback",
+                // `cagent-sidecar python` runs the linked interpreter (PythonInterpreter.runMain).
+                "Bridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "cagent-bench",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "CagentBench", "SidecarCLI",
+                "EmbeddedHost", "CagentAPI", "CagentBench", "SidecarCLI", "Loopback",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,12 +74,18 @@ let package = Package(
         // The HTTP + SSE client: depends on nothing of the host (no Bridge, no CPython).
         .target(name: "CagentAPI", dependencies: ["CagentJSON"]),
         .target(name: "CagentClient", dependencies: ["CagentAPI"]),
-        // `cagent-bench`'s plumbing: statistics, a keep-alive load client over
-        // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
-        .target(name: "CagentBench"),
+        // The leaf every layer shares: one HTTP/1.1 client for loopback over POSIX sockets
+        // (a deadline on every call, keep-alive optional) and Duration's units. Depends on
+        // nothing, not even Foundation, so the host can use it.
+        .target(name: "Loopback"),
+        // `cagent-bench`'s plumbing: statistics, a keep-alive load client, /proc memory,
+        // the report (table, JSON, SVG). Depends on nothing of the host.
+        .target(name: "CagentBench", dependencies: ["Loopback"]),
         .testTarget(name: "CagentJSONTests", dependencies: ["CagentJSON"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench", "CZstd"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "Loopback"], exclude: ["Fixtures"]),
+        .testTarget(name: "CagentBenchTests", dependencies: ["CagentBench"]),
+        .testTarget(name: "LoopbackTests", dependencies: ["Loopback"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",

@@ -1,6 +1,7 @@
 import Bridge
 import CagentAPI
 import FoundationEssentials
+import Loopback
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -132,7 +133,7 @@ final class DirectCallQueue: Sendable {
                     .string(request.kind.rawValue), .integer(Int(id)), .string(request.agentID),
                     .object(request.input),
                     request.context.map(JSON.object) ?? .null,
-                    request.timeout.map { .double($0.seconds) } ?? .null,
+                    request.timeout.map { .double($0.inSeconds) } ?? .null,
                 ])
             case .cancel(let id):
                 return .array([.string("cancel"), .integer(Int(id))])

@@ -140,7 +140,7 @@ final class InterpreterLink: Sendable {
     func dumpStacks() -> String {
         live.withLock { thread -> String in
             guard let thread else { return "" }
-            return StackDump.capture(interpreterThread: thread)
+            return StackDump.capture(interpreterThread: thread, temporaryDirectory: FileManager.default.temporaryDirectory.path)
         }
     }
 

@@ -1,6 +1,7 @@
 import Bridge
 import FoundationEssentials
 import Logging
+import Loopback
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -444,8 +445,7 @@ final class InterpreterThread: Sendable {
     }
 
     private func optionsJSON(generation: Int, reimport: Bool, first: Bool) throws -> String {
-        let seconds = Double(launch.shutdownTimeout.components.seconds)
-            + Double(launch.shutdownTimeout.components.attoseconds) / 1e18
+        let seconds = launch.shutdownTimeout.inSeconds
         let options: [String: JSON] = [
             "generation": .integer(generation),
             "first_interpreter": .bool(first),

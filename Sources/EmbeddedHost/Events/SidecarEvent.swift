@@ -1,5 +1,6 @@
 import Bridge
 import FoundationEssentials
+import Loopback
 
 /// One lifecycle change, for UI feedback and the CLI's `--events-file`.
 public struct SidecarEvent: Sendable, Equatable {
