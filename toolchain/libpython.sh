@@ -16,7 +16,7 @@
 #   OUT/pkgconfig/       python3-embed.pc pointing there; zlib.pc without a library
 #                        folder (SwiftPM would put -L/usr/lib/<triple>, where the .so is,
 #                        ahead of ours).
-#   OUT/python-api.list  a dynamic list, Py* and _Py*: the symbols the executable exports
+#   OUT/python-api.list  a dynamic list, every global Py* and _Py*: the symbols the executable exports
 #                        (C extensions resolve the API from the executable, as they do from
 #                        python3.X). Only those: -export-dynamic (which --static-swift-stdlib
 #                        adds) would also export every Swift symbol of the host's own
@@ -57,7 +57,13 @@ Description: zlib without a library folder of its own
 Version: $(pkg-config --modversion zlib)
 Libs: -lz
 Cflags:"
-write "$out/python-api.list" "{ Py*; _Py*; };"
+# Every Py*/_Py* symbol the archive defines with default visibility, by name: a pattern
+# would also match libpython's hidden and local symbols, which the linker then warns it
+# cannot export.
+api=$(readelf -sW "$object" | awk '$5 != "LOCAL" && $6 == "DEFAULT" && $7 != "UND" && $8 ~ /^_?Py/ { printf "  %s;\n", $8 }' | sort -u)
+write "$out/python-api.list" "{
+$api
+};"
 write "$out/link-flags" "-Xlinker $object -Xlinker --no-export-dynamic -Xlinker --dynamic-list=$out/python-api.list -Xswiftc -Xclang-linker -Xswiftc -no-pie"
 write "$out/cflags" "-I$(config INCLUDEPY)"
 write "$out/libs" "$object -Wl,--dynamic-list=$out/python-api.list -no-pie $libs"
