@@ -95,7 +95,7 @@ test-python: setup
 # One CPython runtime per process: the Bridge tests keep one interpreter alive while
 # the host tests initialize and finalize their own, so each target runs in a process
 # of its own.
-SWIFT_TEST_TARGETS := BridgeTests EmbeddedHostTests CagentClientTests SubprocessTests
+SWIFT_TEST_TARGETS := CagentJSONTests BridgeTests EmbeddedHostTests CagentBenchTests LoopbackTests CagentClientTests SubprocessTests
 
 test-swift: build
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS) $(LINK_FLAGS)

@@ -28,11 +28,14 @@ let package = Package(
         .target(name: "CSpawn"),
         // The allocator of one interpreter generation, unmapped once it is finalized.
         .target(name: "CGenerationHeap", dependencies: ["CPython"]),
-        .target(name: "Bridge", dependencies: ["CPython"]),
+        // The one JSON type (HTTP bodies, direct calls, values crossing into Python): depends
+        // on nothing, so the client links no Python and the shipped binary no Foundation.
+        .target(name: "CagentJSON"),
+        .target(name: "Bridge", dependencies: ["CPython", "CagentJSON"]),
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CZstd", "CSpawn", "CGenerationHeap", "CagentAPI",
+                "Bridge", "CPython", "CZstd", "CSpawn", "CGenerationHeap", "CagentAPI", "Loopback",
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The host's Python half (cagent_host) is found by path, not as a SwiftPM
@@ -44,7 +47,9 @@ let package = Package(
         .executableTarget(
             name: "cagent-sidecar",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "SidecarCLI",
+                "EmbeddedHost", "CagentAPI", "SidecarCLI", "Loopback",
+                // `cagent-sidecar python` runs the linked interpreter (PythonInterpreter.runMain).
+                "Bridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -56,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "cagent-bench",
             dependencies: [
-                "EmbeddedHost", "CagentAPI", "CagentBench", "SidecarCLI",
+                "EmbeddedHost", "CagentAPI", "CagentBench", "SidecarCLI", "Loopback",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -67,13 +72,20 @@ let package = Package(
             dependencies: ["EmbeddedHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The HTTP + SSE client: depends on nothing of the host (no Bridge, no CPython).
-        .target(name: "CagentAPI"),
+        .target(name: "CagentAPI", dependencies: ["CagentJSON"]),
         .target(name: "CagentClient", dependencies: ["CagentAPI"]),
-        // `cagent-bench`'s plumbing: statistics, a keep-alive load client over
-        // POSIX sockets, /proc memory, the report (table, JSON, SVG). Depends on nothing.
-        .target(name: "CagentBench"),
+        // The leaf every layer shares: one HTTP/1.1 client for loopback over POSIX sockets
+        // (a deadline on every call, keep-alive optional) and Duration's units. Depends on
+        // nothing, not even Foundation, so the host can use it.
+        .target(name: "Loopback"),
+        // `cagent-bench`'s plumbing: statistics, a keep-alive load client, /proc memory,
+        // the report (table, JSON, SVG). Depends on nothing of the host.
+        .target(name: "CagentBench", dependencies: ["Loopback"]),
+        .testTarget(name: "CagentJSONTests", dependencies: ["CagentJSON"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CagentBench", "CZstd"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "Loopback"], exclude: ["Fixtures"]),
+        .testTarget(name: "CagentBenchTests", dependencies: ["CagentBench"]),
+        .testTarget(name: "LoopbackTests", dependencies: ["Loopback"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",

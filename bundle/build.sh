@@ -5,7 +5,7 @@
 # Static libpython: the single file must start before its payload is unpacked, so the
 # executable cannot need libpython3.11.so at load time. It is linked as every host is
 # (toolchain/libpython.sh: Debian's PGO-built libpython3.11.a as one object,
-# -export-dynamic, -no-pie). The Swift runtime and FoundationEssentials are linked
+# the Py* API exported, -no-pie). The Swift runtime and FoundationEssentials are linked
 # statically too (--static-swift-stdlib): the executable needs only glibc, libstdc++,
 # libgcc_s, libz, libexpat and libzstd from the machine. Never Foundation itself: its ICU
 # data was 30 MB of the executable (docs/shipping.md); the build fails if it comes back.

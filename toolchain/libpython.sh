@@ -16,10 +16,13 @@
 #   OUT/pkgconfig/       python3-embed.pc pointing there; zlib.pc without a library
 #                        folder (SwiftPM would put -L/usr/lib/<triple>, where the .so is,
 #                        ahead of ours).
-#   OUT/link-flags       the flags for `swift build`: the object, -export-dynamic (C
-#                        extensions resolve the API from the executable, as they do from
-#                        python3.X) and -no-pie (non-PIC code; Debian's python3.X is not
-#                        a PIE either).
+#   OUT/python-api.list  a dynamic list, every global Py* and _Py*: the symbols the executable exports
+#                        (C extensions resolve the API from the executable, as they do from
+#                        python3.X). Only those: -export-dynamic (which --static-swift-stdlib
+#                        adds) would also export every Swift symbol of the host's own
+#                        objects, for every extension module's lookups to search.
+#   OUT/link-flags       the flags for `swift build`: the object, the list, and -no-pie
+#                        (non-PIC code; Debian's python3.X is not a PIE either).
 set -euo pipefail
 
 out=${1:?usage: toolchain/libpython.sh OUT [PYTHON]}
@@ -54,6 +57,13 @@ Description: zlib without a library folder of its own
 Version: $(pkg-config --modversion zlib)
 Libs: -lz
 Cflags:"
-write "$out/link-flags" "-Xlinker $object -Xlinker -export-dynamic -Xswiftc -Xclang-linker -Xswiftc -no-pie"
+# Every Py*/_Py* symbol the archive defines with default visibility, by name: a pattern
+# would also match libpython's hidden and local symbols, which the linker then warns it
+# cannot export.
+api=$(readelf -sW "$object" | awk '$5 != "LOCAL" && $6 == "DEFAULT" && $7 != "UND" && $8 ~ /^_?Py/ { printf "  %s;\n", $8 }' | sort -u)
+write "$out/python-api.list" "{
+$api
+};"
+write "$out/link-flags" "-Xlinker $object -Xlinker --no-export-dynamic -Xlinker --dynamic-list=$out/python-api.list -Xswiftc -Xclang-linker -Xswiftc -no-pie"
 write "$out/cflags" "-I$(config INCLUDEPY)"
-write "$out/libs" "$object -Wl,-export-dynamic -no-pie $libs"
+write "$out/libs" "$object -Wl,--dynamic-list=$out/python-api.list -no-pie $libs"

@@ -1,4 +1,4 @@
-/// A value that cannot cross between Python and `JSONValue`, with where it sits.
+/// A value that cannot cross between Python and `JSON`, with where it sits.
 ///
 /// `description` reads like `$.a[2]: cannot convert 'set' to JSON`.
 public struct PythonConversionError: Error, Sendable, CustomStringConvertible {

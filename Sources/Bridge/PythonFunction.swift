@@ -44,19 +44,19 @@ extension PythonObject {
         return PythonObject(owning: function)
     }
 
-    /// `function(name:_:)` for JSON-shaped functions: arguments arrive as `JSONValue`s and
+    /// `function(name:_:)` for JSON-shaped functions: arguments arrive as `JSON`s and
     /// the result is converted back. A non-convertible argument raises `TypeError` naming the
     /// argument (`$[1]...`).
     public static func functionJSON(
         name: String,
-        _ body: @escaping @Sendable (_ args: [JSONValue]) throws -> JSONValue
+        _ body: @escaping @Sendable (_ args: [JSON]) throws -> JSON
     ) -> PythonObject {
         function(name: name) { args in
-            var values: [JSONValue] = []
+            var values: [JSON] = []
             values.reserveCapacity(args.count)
             for (index, arg) in args.enumerated() {
                 do throws(PythonConversionError) {
-                    values.append(try JSONValue(python: arg))
+                    values.append(try JSON(python: arg))
                 } catch {
                     throw PythonConversionError(
                         path: "argument \(index) \(error.path)", message: error.message, pythonError: error.pythonError)

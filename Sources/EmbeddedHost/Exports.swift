@@ -2,3 +2,5 @@
 /// ``RunEvent``, ``ServiceError``) of `CagentAPI`, which is not a product of its own:
 /// re-exported, so that an app importing only `EmbeddedHost` can name them.
 @_exported import CagentAPI
+// Duration's units (`milliseconds`, `inSeconds`) that the configuration types speak in.
+@_exported import Loopback

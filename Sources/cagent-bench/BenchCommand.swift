@@ -3,6 +3,7 @@ import CagentBench
 import EmbeddedHost
 import Foundation
 import Logging
+import Loopback
 import SidecarCLI
 #if canImport(Glibc)
 import Glibc
@@ -159,9 +160,9 @@ struct BenchCommand: AsyncParsableCommand {
                 pythonHome: pythonHome, serviceDirectory: serviceDir, health: health, rounds: rounds, logger: logger)
             print(results.report(health: health))
             print()
-            embedded.stallDetectionMs = Summary(results.stallDetection.map { $0.asMilliseconds })
-            embedded.stallRecoveryMs = Summary(results.stallRecovery.map { $0.asMilliseconds })
-            embedded.crashToHealthyMs = Summary(results.crashToHealthy.map { $0.asMilliseconds })
+            embedded.stallDetectionMs = Summary(results.stallDetection.map { $0.inMilliseconds })
+            embedded.stallRecoveryMs = Summary(results.stallRecovery.map { $0.inMilliseconds })
+            embedded.crashToHealthyMs = Summary(results.crashToHealthy.map { $0.inMilliseconds })
         }
 
         if runs(.restarts) {
@@ -217,159 +218,5 @@ struct BenchCommand: AsyncParsableCommand {
             throw CLIError("cagent-bench runs the cagent-sidecar built beside it, and \(sidecar) is missing (`make bench` builds both)")
         }
         return sidecar
-    }
-}
-
-/// The measurements behind `cagent-bench`, callable on their own.
-enum SupervisionBench {
-    struct Results {
-        /// From the request that blocks the loop to the `stalled` event.
-        var stallDetection: [Duration] = []
-        /// From the `stalled` event to the `interrupted` event.
-        var stallRecovery: [Duration] = []
-        /// From the crash (`failed` event) to `healthy` again, backoff included.
-        var crashToHealthy: [Duration] = []
-        /// The backoff part of each of those.
-        var backoff: [Duration] = []
-
-        func report(health: HealthCheckConfig) -> String {
-            func ms(_ value: Duration) -> String { String(format: "%.0f", Double(value.milliseconds)) }
-            func line(_ name: String, _ values: [Duration]) -> String {
-                let sorted = values.sorted()
-                let median = sorted.isEmpty ? "-" : ms(sorted[sorted.count / 2])
-                return "\(name): median \(median) ms  [\(values.map(ms).joined(separator: ", "))]"
-            }
-            let restartOnly = zip(crashToHealthy, backoff).map { $0 - $1 }
-            return [
-                "supervision bench (stall threshold \(health.stallThreshold.milliseconds) ms, backoff from \(health.backoffInitial.milliseconds) ms)",
-                line("stall detection (blocked loop -> stalled event)", stallDetection),
-                line("stall recovery (stalled -> interrupted)", stallRecovery),
-                line("crash -> healthy (backoff included)", crashToHealthy),
-                line("crash -> healthy minus backoff (cold restart)", restartOnly),
-            ].joined(separator: "\n")
-        }
-    }
-
-    static let agentsSource = """
-        import asyncio, sys, time
-        from agents.base import Agent
-
-        class BenchBlock(Agent):
-            id = "bench_block"
-            async def run(self, input, context, emit):
-                time.sleep(float(input.get("seconds", 30)))
-                return {}
-
-        class BenchCrash(Agent):
-            id = "bench_crash"
-            async def run(self, input, context, emit):
-                asyncio.get_running_loop().call_later(0.01, sys.exit, 9)
-                return {}
-        """
-
-    static func measure(pythonHome: String?, serviceDirectory: String?, health: HealthCheckConfig,
-                        rounds: Int, logger: Logger) async throws -> Results {
-        let agents = FileManager.default.temporaryDirectory.appendingPathComponent("cagent-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: agents, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: agents) }
-        try agentsSource.write(to: agents.appendingPathComponent("bench_agents.py"), atomically: true, encoding: .utf8)
-
-        var configuration = SidecarConfiguration()
-        configuration.port = 0
-        configuration.pythonHome = pythonHome
-        configuration.serviceDirectory = serviceDirectory
-        configuration.logLevel = "error"
-        configuration.serviceEnvironment["CAGENT_AGENTS_DIR"] = agents.path
-        let sidecar = EmbeddedSidecar(configuration: configuration, logger: logger)
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: health, logger: logger)
-        let events = EventTimes(sidecar.events())
-        let supervising = Task { try await supervisor.run() }
-        defer { supervising.cancel() }
-
-        var results = Results()
-        _ = try await events.wait(for: "healthy", count: 1)
-        guard let port = await sidecar.port else { throw CLIError("the service did not report its port") }
-        let token = sidecar.token
-        for round in 1...rounds {
-            let begin = Date()
-            try post(port: port, token: token, path: "/agent/runs", body: #"{"agent_id": "bench_block", "input": {"seconds": 30}}"#)
-            let stalled = try await events.wait(for: "stalled", count: round)
-            let interrupted = try await events.wait(for: "interrupted", count: round)
-            results.stallDetection.append(.seconds(stalled.timeIntervalSince(begin)))
-            results.stallRecovery.append(.seconds(interrupted.timeIntervalSince(stalled)))
-        }
-        for round in 1...rounds {
-            try post(port: port, token: token, path: "/agent/runs", body: #"{"agent_id": "bench_crash", "input": {}}"#)
-            let failed = try await events.wait(for: "failed", count: round)
-            let healthy = try await events.wait(for: "healthy", count: round + 1)
-            results.crashToHealthy.append(.seconds(healthy.timeIntervalSince(failed)))
-            results.backoff.append(await events.lastRestartDelay ?? .zero)
-        }
-        try await supervisor.stop()
-        sidecar.closeEvents()
-        return results
-    }
-
-    /// One `POST` to the service on loopback; the answer's status only.
-    @discardableResult
-    static func post(port: Int, token: String, path: String, body: String) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CLIError("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw CLIError("connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
-        let request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAuthorization: Bearer \(token)\r\n"
-            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-        let bytes = Array(request.utf8)
-        guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
-            throw CLIError("send failed")
-        }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var answer: [UInt8] = []
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            answer.append(contentsOf: buffer[0..<n])
-        }
-        let status = String(decoding: answer.prefix(12), as: UTF8.self).split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        return status
-    }
-}
-
-/// When each event arrived (its own timestamp), for the bench.
-private actor EventTimes {
-    private var events: [SidecarEvent] = []
-
-    init(_ stream: AsyncStream<SidecarEvent>) {
-        Task { for await event in stream { await self.add(event) } }
-    }
-
-    private func add(_ event: SidecarEvent) { events.append(event) }
-
-    var lastRestartDelay: Duration? {
-        for event in events.reversed() {
-            if case .restarting(_, _, _, _, let delay?) = event.kind { return delay }
-        }
-        return nil
-    }
-
-    /// The timestamp of the `count`-th event of `type`; gives up after two minutes.
-    func wait(for type: String, count: Int) async throws -> Date {
-        let deadline = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < deadline {
-            let matching = events.filter { $0.type == type }
-            if matching.count >= count { return matching[count - 1].timestamp }
-            if let failure = events.last(where: { $0.type == "circuit_open" || $0.type == "wedged" }) {
-                throw CLIError("the service gave up: \(failure.json)")
-            }
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        throw CLIError("no \(type) event #\(count) within two minutes")
     }
 }

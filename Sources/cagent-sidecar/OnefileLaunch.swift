@@ -1,4 +1,5 @@
 import EmbeddedHost
+import Loopback
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,7 @@ enum OnefileLaunch {
             }
             if unpacked.outcome == .unpacked {
                 let elapsed = ContinuousClock.now - started
-                let centiseconds = elapsed.components.seconds * 100 + elapsed.components.attoseconds / 10_000_000_000_000_000
+                let centiseconds = elapsed.milliseconds / 10
                 let seconds = "\(centiseconds / 100).\(centiseconds % 100 < 10 ? "0" : "")\(centiseconds % 100)"
                 StandardError.write("cagent-sidecar: unpacked the bundled runtime into \(unpacked.directory) in \(seconds) s\n")
             }

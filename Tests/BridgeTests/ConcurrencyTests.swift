@@ -24,9 +24,9 @@ extension BridgeTests {
         /// Python → JSON; plus an object created under the GIL and released outside it.
         static func work(_ summarize: PythonObject, worker: Int, iteration: Int) throws -> Bool {
             let id = worker * 100_000 + iteration
-            let input: JSONValue = ["id": .integer(id), "values": [1, 2, 3, .integer(iteration)]]
+            let input: JSON = ["id": .integer(id), "values": [1, 2, 3, .integer(iteration)]]
             let output = try GIL.withLock {
-                try JSONValue(python: summarize.call(PythonObject(json: input)))
+                try JSON(python: summarize.call(PythonObject(json: input)))
             }
             let stray = try GIL.withLock { try PythonObject(json: input) }
             _ = stray  // released on this thread with no GIL held: deinit takes it

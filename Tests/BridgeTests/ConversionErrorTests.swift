@@ -18,7 +18,7 @@ extension BridgeTests {
             try withPython {
                 let globals = try PythonObject.run(setup)
                 let value = try PythonObject.evaluate(expression, globals: globals)
-                let error = conversionFailure { () throws(PythonConversionError) in _ = try JSONValue(python: value) }
+                let error = conversionFailure { () throws(PythonConversionError) in _ = try JSON(python: value) }
                 #expect(PyErr_Occurred() == nil, "conversion must not leave an exception set")
                 return error
             }
@@ -66,14 +66,14 @@ extension BridgeTests {
 
         @Test func selfReferenceHitsTheDepthLimit() throws {
             let error = try #require(try conversionError("l", setup: "l = []\nl.append(l)"))
-            #expect(error.message.contains("nesting deeper than \(JSONValue.defaultMaxDepth)"))
+            #expect(error.message.contains("nesting deeper than \(JSON.defaultMaxDepth)"))
             #expect(error.path.hasPrefix("$[0][0][0]"))
             let dict = try #require(try conversionError("d", setup: "d = {}\nd['self'] = d"))
             #expect(dict.path.hasPrefix("$.self.self"))
             // A custom limit.
             let shallow = try withPython {
                 let value = try PythonObject.evaluate("[[[1]]]")
-                return conversionFailure { () throws(PythonConversionError) in _ = try JSONValue(python: value, maxDepth: 2) }
+                return conversionFailure { () throws(PythonConversionError) in _ = try JSON(python: value, maxDepth: 2) }
             }
             #expect(shallow?.path == "$[0][0]")
         }
@@ -94,8 +94,8 @@ extension BridgeTests {
         }
 
         @Test func deepSwiftValuesHitTheDepthLimit() throws {
-            var deep: JSONValue = 1
-            for _ in 0..<(JSONValue.defaultMaxDepth + 5) { deep = [deep] }
+            var deep: JSON = 1
+            for _ in 0..<(JSON.defaultMaxDepth + 5) { deep = [deep] }
             let error = try withPython {
                 conversionFailure { () throws(PythonConversionError) in _ = try PythonObject(json: deep) }
             }

@@ -27,13 +27,13 @@ extension BridgeTests {
             let result = try withPython {
                 let add = PythonObject.function(name: "add") { args in
                     var total = 0
-                    for arg in args { total += try JSONValue(python: arg).intValue ?? 0 }
+                    for arg in args { total += try JSON(python: arg).intValue ?? 0 }
                     return .integer(total)
                 }
                 let globals = PythonObject.dict()
                 try globals.setItem("add", add)
                 let value = try PythonObject.evaluate("(add(1, 2, 39), add(), add.__name__)", globals: globals)
-                return try JSONValue(python: value)
+                return try JSON(python: value)
             }
             #expect(result == [42, 0, "add"])
         }
@@ -51,7 +51,7 @@ extension BridgeTests {
                     except RuntimeError as e:
                         caught = (type(e).__name__, str(e))
                     """, globals: globals)
-                return try JSONValue(python: globals.item("caught"))
+                return try JSON(python: globals.item("caught"))
             }
             #expect(caught == ["RuntimeError", "swift says no"])
         }
@@ -73,7 +73,7 @@ extension BridgeTests {
                     except Custom as e:
                         caught = (e is original, str(e))
                     """, globals: globals)
-                return try JSONValue(python: globals.item("caught"))
+                return try JSON(python: globals.item("caught"))
             }
             #expect(caught == [true, "from python"])
         }
@@ -90,7 +90,7 @@ extension BridgeTests {
                     except TypeError as e:
                         caught = str(e)
                     """, globals: globals)
-                return try (JSONValue(python: globals.item("ok")), JSONValue(python: globals.item("caught")))
+                return try (JSON(python: globals.item("ok")), JSON(python: globals.item("caught")))
             }
             #expect(caught.0 == [1, "two", ["three": [3.0, nil]], .bigInteger("1267650600228229401496703205376")])
             #expect(caught.1 == "argument 1 $.a: cannot convert 'set' to JSON")
@@ -160,7 +160,7 @@ extension BridgeTests {
                     for t in threads: t.start()
                     for t in threads: t.join()
                     """, globals: globals)
-                return try JSONValue(python: globals.item("out"))
+                return try JSON(python: globals.item("out"))
             }
             #expect(result == .array((0..<8).map { .integer($0 * $0 * 100) }))
         }

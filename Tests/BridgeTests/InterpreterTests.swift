@@ -11,8 +11,8 @@ extension BridgeTests {
         @Test func initializedIsolated() throws {
             let (version, isolated) = try withPython {
                 let sys = try PythonObject.importModule("sys")
-                let version = try JSONValue(python: sys.attribute("version_info").attribute("minor"))
-                let isolated = try JSONValue(python: sys.attribute("flags").attribute("isolated"))
+                let version = try JSON(python: sys.attribute("version_info").attribute("minor"))
+                let isolated = try JSON(python: sys.attribute("flags").attribute("isolated"))
                 return (version, isolated)
             }
             #expect(PythonInterpreter.isInitialized)
@@ -29,7 +29,7 @@ extension BridgeTests {
                     #expect(GIL.isHeldByCurrentThread)
                     return try PythonObject.evaluate("6 * 7")
                 }
-                return try JSONValue(python: value).intValue ?? 0
+                return try JSON(python: value).intValue ?? 0
             }
             #expect(inner == 42)
             #expect(GIL.withLockIfAvailable { 1 } == 1)
@@ -54,8 +54,8 @@ extension BridgeTests {
                     """)
                 let box = try globals.item("b")
                 #expect(box.typeName == "__bridge__.Box")
-                #expect(try JSONValue(python: box.callMethod("twice")) == 42)
-                #expect(try JSONValue(python: box.callMethod("twice", [], kwargs: ["k": .integer(2)])) == 84)
+                #expect(try JSON(python: box.callMethod("twice")) == 42)
+                #expect(try JSON(python: box.callMethod("twice", [], kwargs: ["k": .integer(2)])) == 84)
                 try box.setAttribute("v", .string("ab"))
                 #expect(try box.attribute("v").str() == "ab")
                 #expect(PythonObject.none.isNone)
@@ -65,7 +65,7 @@ extension BridgeTests {
                 let tuple = try PythonObject.tuple([.integer(1), .string("x")])
                 #expect(try tuple.repr() == "(1, 'x')")
                 let len = try PythonObject.evaluate("len").call(PythonObject.string("a\u{0}b"))
-                #expect(try JSONValue(python: len) == 3)
+                #expect(try JSON(python: len) == 3)
                 #expect(throws: PythonError.self) { try PythonObject.importModule("no_such_module_for_bridge_tests") }
                 #expect(throws: PythonError.self) { try box.attribute("missing") }
             }

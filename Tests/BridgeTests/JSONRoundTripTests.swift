@@ -1,17 +1,18 @@
 import Testing
 @testable import Bridge
 import CPython
+import Foundation
 
 extension BridgeTests {
     @Suite struct JSONRoundTrip {
-        static let scalars: [JSONValue] = [
+        static let scalars: [JSON] = [
             .null, true, false, 0, 1, -1, .integer(Int.max), .integer(Int.min),
             1.5, -2.25, 1e308, .double(.leastNonzeroMagnitude), .double(.infinity), .double(-.infinity),
             "", "plain", .bigInteger("9223372036854775808"), .bigInteger("-9223372036854775809"),
         ]
 
         @Test(arguments: scalars)
-        func scalarRoundTrips(_ value: JSONValue) throws {
+        func scalarRoundTrips(_ value: JSON) throws {
             #expect(try roundTrip(value) == value)
         }
 
@@ -40,7 +41,7 @@ extension BridgeTests {
             #expect(Array(result.unicodeScalars) == Array(text.unicodeScalars))
             // Python sees code points: len() equals the scalar count.
             let length = try withPython {
-                try JSONValue(python: PythonObject.evaluate("len").call(PythonObject(json: .string(text))))
+                try JSON(python: PythonObject.evaluate("len").call(PythonObject(json: .string(text))))
             }
             #expect(length == .integer(text.unicodeScalars.count))
         }
@@ -50,7 +51,7 @@ extension BridgeTests {
                 let globals = PythonObject.dict()
                 try globals.setItem("a", PythonObject(json: .string("e\u{301}")))
                 try globals.setItem("b", PythonObject(json: .string("\u{E9}")))
-                return try JSONValue(python: PythonObject.evaluate("a == b", globals: globals))
+                return try JSON(python: PythonObject.evaluate("a == b", globals: globals))
             }
             #expect(equal == false)
         }
@@ -69,7 +70,7 @@ extension BridgeTests {
                 let same = try withPython {
                     let globals = PythonObject.dict()
                     try globals.setItem("v", PythonObject(json: value))
-                    return try JSONValue(python: PythonObject.evaluate("type(v) is int and v == \(expression)", globals: globals))
+                    return try JSON(python: PythonObject.evaluate("type(v) is int and v == \(expression)", globals: globals))
                 }
                 #expect(same == true, "\(expression)")
             }
@@ -79,13 +80,34 @@ extension BridgeTests {
             #expect(try roundTrip(.bigInteger("42")) == 42)
         }
 
+        /// A Python int past Int64 read into `.bigInteger`, written as JSON text and read back
+        /// (what an HTTP body does to it): exact within 128 bits, as a JSON number; past that,
+        /// the nearest double, since a coder offers no wider integer type.
+        @Test func bigIntegersSurviveJSONText() throws {
+            for expression in ["2**63", "-(2**63) - 1", "2**100", "-(2**127)", "2**128 - 1"] {
+                let value = try pyJSON(expression)
+                let text = try JSONEncoder().encode(value)
+                #expect(String(decoding: text, as: UTF8.self) == value.bigIntegerDigits, "\(expression)")
+                let back = try JSONDecoder().decode(JSON.self, from: text)
+                #expect(back == value, "\(expression)")
+                let same = try withPython {
+                    let globals = PythonObject.dict()
+                    try globals.setItem("v", PythonObject(json: back))
+                    return try JSON(python: PythonObject.evaluate("type(v) is int and v == \(expression)", globals: globals))
+                }
+                #expect(same == true, "\(expression)")
+            }
+            let past128Bits = try JSONDecoder().decode(JSON.self, from: JSONEncoder().encode(pyJSON("2**200")))
+            #expect(past128Bits == .double(0x1p200))
+        }
+
         @Test func boolIsNotInt() throws {
             #expect(try pyJSON("True") == .bool(true))
             #expect(try pyJSON("[True, 1, False, 0]") == [true, 1, false, 0])
             let isBool = try withPython {
                 let globals = PythonObject.dict()
                 try globals.setItem("v", PythonObject(json: .bool(true)))
-                return try JSONValue(python: PythonObject.evaluate("v is True", globals: globals))
+                return try JSON(python: PythonObject.evaluate("v is True", globals: globals))
             }
             #expect(isBool == true)
         }
@@ -100,7 +122,7 @@ extension BridgeTests {
             let pythonSeesNegativeZero = try withPython {
                 let globals = PythonObject.dict()
                 try globals.setItem("v", PythonObject(json: .double(-0.0)))
-                return try JSONValue(python: PythonObject.evaluate("__import__('math').copysign(1, v)", globals: globals))
+                return try JSON(python: PythonObject.evaluate("__import__('math').copysign(1, v)", globals: globals))
             }
             #expect(pythonSeesNegativeZero == -1.0)
             guard case .double(let nanBack) = try roundTrip(.double(.nan)) else { Issue.record("nan back"); return }
@@ -109,7 +131,7 @@ extension BridgeTests {
         }
 
         @Test func nestedStructures() throws {
-            let value: JSONValue = [
+            let value: JSON = [
                 "name": "agent",
                 "ids": [1, .bigInteger("123456789012345678901234567890"), -3],
                 "nested": ["deeper": ["deepest": [nil, true, 2.5, ["x": "ÿ😀"]]]],
@@ -120,7 +142,7 @@ extension BridgeTests {
             ]
             #expect(try roundTrip(value) == value)
             // Deep but within the limit.
-            var deep: JSONValue = "leaf"
+            var deep: JSON = "leaf"
             for _ in 0..<200 { deep = [deep] }
             #expect(try roundTrip(deep) == deep)
         }
@@ -134,9 +156,17 @@ extension BridgeTests {
             let types = try withPython {
                 let globals = PythonObject.dict()
                 try globals.setItem("v", PythonObject(json: ["a": [1, 2]]))
-                return try JSONValue(python: PythonObject.evaluate("(type(v).__name__, type(v['a']).__name__)", globals: globals))
+                return try JSON(python: PythonObject.evaluate("(type(v).__name__, type(v['a']).__name__)", globals: globals))
             }
             #expect(types == ["dict", "list"])
         }
+    }
+}
+
+private extension JSON {
+    /// The digits of a `.bigInteger`; nil for any other case.
+    var bigIntegerDigits: String? {
+        if case .bigInteger(let digits) = self { return digits }
+        return nil
     }
 }

@@ -22,9 +22,9 @@ extension BridgeTests {
                 let float = try globals.item("f")
                 let data = try globals.item("data")
                 let before = (marker.referenceCount, big.referenceCount, float.referenceCount, data.referenceCount)
-                var last: JSONValue = nil
+                var last: JSON = nil
                 for _ in 0..<Self.iterations {
-                    last = try JSONValue(python: data)
+                    last = try JSON(python: data)
                 }
                 let after = (marker.referenceCount, big.referenceCount, float.referenceCount, data.referenceCount)
                 #expect(before == after)
@@ -39,24 +39,24 @@ extension BridgeTests {
                 // Counts every live pymalloc block, so it also sees leaked str/int/float.
                 let allocatedBlocks = try PythonObject.importModule("sys").attribute("getallocatedblocks")
                 let len = try PythonObject.evaluate("len")
-                func trackedObjects() throws -> Int { try JSONValue(python: len.call(getObjects.call())).intValue ?? 0 }
+                func trackedObjects() throws -> Int { try JSON(python: len.call(getObjects.call())).intValue ?? 0 }
                 let none = PythonObject.none
                 let trueObject = PythonObject.bool(true)
-                let value: JSONValue = [
+                let value: JSON = [
                     "a": [nil, true, 1, 2.5, "text", .bigInteger("123456789012345678901234567890")],
                     "b": ["nested": [nil, nil, ["deep": true]]],
                 ]
                 // Warm up caches (interned strings, freelists).
                 for _ in 0..<1_000 { _ = try PythonObject(json: value) }
                 let trackedBefore = try trackedObjects()
-                let blocksBefore = try JSONValue(python: allocatedBlocks.call()).intValue ?? 0
+                let blocksBefore = try JSON(python: allocatedBlocks.call()).intValue ?? 0
                 let noneBefore = none.referenceCount, trueBefore = trueObject.referenceCount
                 for _ in 0..<Self.iterations {
                     let object = try PythonObject(json: value)
                     _ = object
                 }
                 let trackedAfter = try trackedObjects()
-                let blocksAfter = try JSONValue(python: allocatedBlocks.call()).intValue ?? 0
+                let blocksAfter = try JSON(python: allocatedBlocks.call()).intValue ?? 0
                 // A leak would show as 100 000s; allow for unrelated garbage collection.
                 #expect(abs(none.referenceCount - noneBefore) < 1_000)
                 #expect(abs(trueObject.referenceCount - trueBefore) < 1_000)
@@ -93,18 +93,18 @@ extension BridgeTests {
         }
 
         @Test func residentMemoryStaysBounded() throws {
-            let value: JSONValue = [
+            let value: JSON = [
                 "id": 1, "name": "agent-\u{1F600}", "tags": ["a", "b", "c"],
                 "scores": [1.5, 2.5, .double(.nan)], "big": .bigInteger("-99999999999999999999999"),
                 "nested": ["x": [nil, true, false, ["y": "z"]]],
             ]
             // Warm-up, then measure.
-            try withPython { for _ in 0..<2_000 { _ = try JSONValue(python: PythonObject(json: value)) } }
+            try withPython { for _ in 0..<2_000 { _ = try JSON(python: PythonObject(json: value)) } }
             let before = residentBytes()
             for _ in 0..<10 {
                 try withPython {
                     for _ in 0..<(Self.iterations / 10) {
-                        let back = try JSONValue(python: PythonObject(json: value))
+                        let back = try JSON(python: PythonObject(json: value))
                         precondition(back == value)
                     }
                 }

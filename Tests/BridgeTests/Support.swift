@@ -34,13 +34,13 @@ func py(_ expression: String, _ globals: PythonObject? = nil) throws -> PythonOb
 }
 
 /// Python value of `expression` as JSON.
-func pyJSON(_ expression: String) throws -> JSONValue {
-    try withPython { try JSONValue(python: py(expression)) }
+func pyJSON(_ expression: String) throws -> JSON {
+    try withPython { try JSON(python: py(expression)) }
 }
 
 /// JSON → Python → JSON.
-func roundTrip(_ value: JSONValue) throws -> JSONValue {
-    try withPython { try JSONValue(python: PythonObject(json: value)) }
+func roundTrip(_ value: JSON) throws -> JSON {
+    try withPython { try JSON(python: PythonObject(json: value)) }
 }
 
 /// Resident set size of this process in bytes (Linux /proc; 0 elsewhere).

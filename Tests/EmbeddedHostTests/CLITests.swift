@@ -162,7 +162,7 @@ struct CLITests {
                                  workingDirectory: Fixtures.projectRoot)
         let exit = try await cli.waitForExit()
         #expect(exit.status == 7, "stderr: \(exit.stderr)")
-        let out = try JSONDecoder().decode(JSONValue.self, from: Data(exit.stdout.utf8))
+        let out = try JSONDecoder().decode(JSON.self, from: Data(exit.stdout.utf8))
         #expect(out["argv"] == [.string(script), "a", "-b"])
         #expect(out["prefix"] == .string(Fixtures.venv), "the runtime the host would use")
         #expect(out["isolated"] == 1, "like python -I")

@@ -20,8 +20,8 @@ extension EmbeddedSidecarTests {
         // The HTTP answer for the same call carries the same result.
         let port = try #require(await sidecar.port)
         let http = try await LoopbackHTTP(port: port, token: sidecar.token)
-            .post("/agent/execute", json: ["agent_id": "echo", "input": .object(input.mapValues(JSONValue.init))])
-        #expect(http.json?["result"].map(JSON.init) == .object(input))
+            .post("/agent/execute", json: ["agent_id": "echo", "input": .object(input)])
+        #expect(http.json?["result"] == .object(input))
 
         await expectServiceError(code: "unknown_agent", status: 404) {
             _ = try await sidecar.execute(agentID: "nope", input: [:])

@@ -22,7 +22,7 @@ struct EmbeddedSidecarTests {
         #expect(try await anonymous.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 401)
 
         let client = LoopbackHTTP(port: port, token: sidecar.token)
-        let input: JSONValue = ["text": "héllo 🌍", "n": 3, "nested": ["a": [1, 2.5, nil, true]]]
+        let input: JSON = ["text": "héllo 🌍", "n": 3, "nested": ["a": [1, 2.5, nil, true]]]
         let answer = try await client.post("/agent/execute", json: ["agent_id": "echo", "input": input])
         #expect(answer.status == 200)
         #expect(answer.json?["result"] == input)
@@ -263,9 +263,9 @@ struct EmbeddedSidecarTests {
 
     /// Calls the `typed` agent and checks every answer a broken generation gets wrong.
     @discardableResult
-    private func typedCheck(_ client: LoopbackHTTP, cycle: Int) async throws -> JSONValue {
+    private func typedCheck(_ client: LoopbackHTTP, cycle: Int) async throws -> JSON {
         let id = UUID().uuidString.lowercased()
-        let input: JSONValue = [
+        let input: JSON = [
             "id": .string(id), "at": "2026-11-24T18:46:00+00:00", "amount": "12345.6789", "tags": ["a", "ü"],
         ]
         let response = try await client.post("/agent/execute", json: ["agent_id": "typed", "input": input])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.metadata
 import os
 import sys
 from typing import Any
@@ -17,7 +18,7 @@ IMPORTS = (
     "ssl", "hashlib", "sqlite3", "ctypes", "decimal", "lzma", "bz2", "uuid", "zlib",
     "pyexpat", "json", "zoneinfo", "asyncio", "multiprocessing",
     "fastapi", "pydantic", "pydantic_core", "uvicorn", "uvloop", "httptools", "starlette",
-    "sse_starlette", "mcp", "httpx", "anyio", "dotenv",
+    "sse_starlette", "mcp", "httpx", "anyio", "dotenv", "jsonschema", "certifi", "opentelemetry.trace",
 )
 
 
@@ -80,6 +81,12 @@ def inspect(root: str) -> dict[str, Any]:
             failed.append(f"{name}: {type(error).__name__}: {error}")
     if failed:
         problems.append(f"imports failed: {failed}")
+    # Metadata from both places requirements live: the zip (fastapi's dependencies) and
+    # the folders (pydantic-core, uvloop); mcp and pydantic read their versions at import.
+    found = {d.metadata["Name"].lower() for d in importlib.metadata.distributions()}
+    missing = sorted({"mcp", "starlette", "uvicorn", "pydantic", "pydantic-core", "uvloop", "certifi"} - found)
+    if missing:
+        problems.append(f"importlib.metadata does not find: {missing}")
     stdlib_failed = import_standard_library()
     if stdlib_failed:
         problems.append(f"standard library modules failed to import: {stdlib_failed}")

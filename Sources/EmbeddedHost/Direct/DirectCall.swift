@@ -29,8 +29,7 @@ struct DirectCall: Sendable {
     /// A delivery from Python (its kind, payload dict); GIL held (loop thread). Nil for
     /// `done`, which carries nothing to convert (the queue handles it).
     static func convert(_ kind: DirectDelivery, payload object: PythonObject) -> Delivery? {
-        guard case .object(let raw)? = try? JSONValue(python: object) else { return nil }
-        let payload = raw.mapValues(JSON.init)
+        guard case .object(let payload)? = try? JSON(python: object) else { return nil }
         switch kind {
         case .result:
             return ExecuteResult(object: payload).map(Delivery.result)

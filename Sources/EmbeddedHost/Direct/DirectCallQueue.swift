@@ -1,6 +1,7 @@
 import Bridge
 import CagentAPI
 import FoundationEssentials
+import Loopback
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -114,7 +115,7 @@ final class DirectCallQueue: Sendable {
     }
 
     /// The inbox, each item a ``DirectRequest`` object.
-    private func takeInbox() -> [JSONValue] {
+    private func takeInbox() -> [JSON] {
         let items = state.withLock { state -> [DirectRequest] in
             defer { state.inbox.removeAll(keepingCapacity: true) }
             return state.inbox
@@ -124,9 +125,9 @@ final class DirectCallQueue: Sendable {
 
     /// `deliver(call_id, delivery, payload)` from Python (``DirectDelivery``).
     private func deliverFromPython(_ arguments: [PythonObject]) {
-        guard arguments.count == 3, case .integer(let raw)? = try? JSONValue(python: arguments[0]) else { return }
+        guard arguments.count == 3, case .integer(let raw)? = try? JSON(python: arguments[0]) else { return }
         let id = UInt64(raw)
-        guard case .string(let name)? = try? JSONValue(python: arguments[1]), let kind = DirectDelivery(rawValue: name) else { return }
+        guard case .string(let name)? = try? JSON(python: arguments[1]), let kind = DirectDelivery(rawValue: name) else { return }
         if kind == .done {
             guard let call = state.withLock({ $0.calls.removeValue(forKey: id) }) else { return }
             call.deliver(.done(cancelled: call.cancelRequested))

@@ -1,6 +1,7 @@
 import Bridge
 import FoundationEssentials
 import Logging
+import Loopback
 import Synchronization
 
 /// Runs the Python service inside this process, on an ``InterpreterThread``.
@@ -240,7 +241,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             fail(error)
             throw SidecarError.serviceFailedToStart(error)
         case .timedOut:
-            let seconds = configuration.startTimeout.seconds
+            let seconds = configuration.startTimeout.inSeconds
             fail("start timed out after \(seconds) s")
             try? await thread.request(.stop, timeout: .seconds(1))
             throw SidecarError.startTimedOut(seconds: seconds)
@@ -279,7 +280,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             }
         }
         guard let exit else {
-            let seconds = configuration.shutdownTimeout.seconds
+            let seconds = configuration.shutdownTimeout.inSeconds
             transition(.stopTimedOut(detail: "shutdown timed out after \(seconds) s"))
             throw SidecarError.shutdownTimedOut(seconds: seconds)
         }
@@ -334,7 +335,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             fail(message)
             throw SidecarError.restartFailed(message)
         case .timedOut:
-            let message = "no service within \(configuration.startTimeout.seconds) s of the restart"
+            let message = "no service within \(configuration.startTimeout.inSeconds) s of the restart"
             fail(message)
             throw SidecarError.restartFailed(message)
         }
@@ -358,7 +359,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         case .exited(let exit):
             message = "the interpreter thread ended: \(exit)"
         case .timedOut:
-            message = "no service within \(configuration.startTimeout.seconds) s"
+            message = "no service within \(configuration.startTimeout.inSeconds) s"
         }
         if kind == .warm { lastWarmFailure = message }
         fail(message)
@@ -512,7 +513,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
             }
         }
         fail("the service never answered /health: \(lastFailure)")
-        throw SidecarError.startTimedOut(seconds: configuration.startTimeout.seconds)
+        throw SidecarError.startTimedOut(seconds: configuration.startTimeout.inSeconds)
     }
 
     private func fail(_ message: String) {
@@ -559,11 +560,5 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         } catch {
             preconditionFailure("EmbeddedSidecarState refused \(event): \(error)")
         }
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

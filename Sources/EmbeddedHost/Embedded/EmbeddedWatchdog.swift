@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Loopback
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -168,7 +169,7 @@ final class EmbeddedWatchdog: SidecarWatchdog {
     private func loop() {
         while true {
             let interval = tick
-            HostThread.sleep(forTimeInterval: interval.secondsValue)
+            HostThread.sleep(forTimeInterval: interval.inSeconds)
             guard let step = nextStep() else { return }
             switch step {
             case .idle:

@@ -1,5 +1,5 @@
 import Bridge
-import CagentAPI
+import Loopback
 
 /// Every message between the host and its Python half, by name: the Swift side of
 /// `Sources/EmbeddedHost/Python/cagent_host/messages.py`. `HostMessagesTests` checks
@@ -60,7 +60,7 @@ enum DirectRequest: Sendable {
         case timeoutSeconds = "timeout_s"
     }
 
-    var json: JSONValue {
+    var json: JSON {
         switch self {
         case .start(let id, let request):
             let kind: Kind = switch request.kind {
@@ -71,16 +71,16 @@ enum DirectRequest: Sendable {
                 .kind: .string(kind.rawValue),
                 .callID: .integer(Int(id)),
                 .agentID: .string(request.agentID),
-                .input: .object(request.input.mapValues(JSONValue.init)),
-                .context: request.context.map { .object($0.mapValues(JSONValue.init)) } ?? .null,
-                .timeoutSeconds: request.timeout.map { .double($0.seconds) } ?? .null,
+                .input: .object(request.input),
+                .context: request.context.map(JSON.object) ?? .null,
+                .timeoutSeconds: request.timeout.map { .double($0.inSeconds) } ?? .null,
             ])
         case .cancel(let id):
             return Self.object([.kind: .string(Kind.cancel.rawValue), .callID: .integer(Int(id))])
         }
     }
 
-    private static func object(_ fields: [Field: JSONValue]) -> JSONValue {
+    private static func object(_ fields: [Field: JSON]) -> JSON {
         .object(Dictionary(uniqueKeysWithValues: fields.map { ($0.key.rawValue, $0.value) }))
     }
 }

@@ -68,7 +68,7 @@ final class InterpreterLink: Sendable {
         heartbeatsWatched.store(false, ordering: .releasing)
         beats.drain()  // a previous generation's
         let acknowledge = PythonObject.function(name: "cagent_heartbeat") { [self] arguments in
-            if let first = arguments.first, case .integer(let sequence)? = try? JSONValue(python: first) {
+            if let first = arguments.first, case .integer(let sequence)? = try? JSON(python: first) {
                 acknowledged.max(sequence, ordering: .releasing)
             }
             return PythonObject.none
@@ -98,7 +98,7 @@ final class InterpreterLink: Sendable {
 
     /// The Python half's `ask`: what the host armed, disarming it. Interpreter thread,
     /// inside a signal handler.
-    func take(_ what: String) -> JSONValue {
+    func take(_ what: String) -> JSON {
         arming.withLock { arming in
             switch HostAsk(rawValue: what) {
             case .interrupt?:
@@ -140,7 +140,7 @@ final class InterpreterLink: Sendable {
     func dumpStacks() -> String {
         live.withLock { thread -> String in
             guard let thread else { return "" }
-            return StackDump.capture(interpreterThread: thread)
+            return StackDump.capture(interpreterThread: thread, temporaryDirectory: FileManager.default.temporaryDirectory.path)
         }
     }
 
@@ -157,7 +157,7 @@ final class InterpreterLink: Sendable {
         GIL.withLockIfAvailable { () -> (String?, String?) in
             guard let handles = handles.withLock({ $0 }),
                   let result = try? handles.controller.callMethod("current_run", []),
-                  case .object(let object)? = try? JSONValue(python: result)
+                  case .object(let object)? = try? JSON(python: result)
             else { return (nil, nil) }
             return (object["agent"]?.stringValue, object["request_id"]?.stringValue)
         } ?? (nil, nil)

@@ -1,6 +1,7 @@
 import Bridge
 import FoundationEssentials
 import Logging
+import Loopback
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -295,7 +296,7 @@ final class InterpreterThread: Sendable {
                 }
                 let link = self.link
                 let ask = PythonObject.function(name: "ask") { arguments in
-                    guard let first = arguments.first, case .string(let what)? = try? JSONValue(python: first) else {
+                    guard let first = arguments.first, case .string(let what)? = try? JSON(python: first) else {
                         return PythonObject.none
                     }
                     return try PythonObject(json: link.take(what))
@@ -304,7 +305,7 @@ final class InterpreterThread: Sendable {
                 // Python's main thread: the watchdog's signals go here.
                 link.setLive(pthread_self())
                 let result = try runner.callMethod("run", [options, notify, ask])
-                let text = try JSONValue(python: result)
+                let text = try JSON(python: result)
                 guard case .string(let name) = text, let command = Command(rawValue: name) else {
                     return .failure(PythonError(typeName: "RuntimeError", message: "runner returned \(text)", traceback: ""))
                 }
@@ -319,7 +320,7 @@ final class InterpreterThread: Sendable {
 
     /// Called by Python on this thread, GIL held: must not block.
     private func handleNotification(_ arguments: [PythonObject], serviceGeneration: Int) {
-        guard arguments.count == 2, let kind = try? JSONValue(python: arguments[0]), case .string(let name) = kind else {
+        guard arguments.count == 2, let kind = try? JSON(python: arguments[0]), case .string(let name) = kind else {
             logger.error("malformed notification from cagent_host")
             return
         }
@@ -341,7 +342,7 @@ final class InterpreterThread: Sendable {
             }
             return
         }
-        let payload = (try? JSONValue(python: arguments[1])) ?? .null
+        let payload = (try? JSON(python: arguments[1])) ?? .null
         switch notice {
         case .controller:
             return
@@ -384,7 +385,7 @@ final class InterpreterThread: Sendable {
     private func threadNames(_ function: String) -> [String] {
         guard let runner = try? PythonObject.importModule("cagent_host.runner"),
               let names = try? runner.callMethod(function, []),
-              case .array(let list)? = try? JSONValue(python: names)
+              case .array(let list)? = try? JSON(python: names)
         else { return [] }
         return list.compactMap { if case .string(let name) = $0 { name } else { nil } }
     }
@@ -416,7 +417,7 @@ final class InterpreterThread: Sendable {
     private func prepareCopiesAhead() {
         guard let generationModule = try? PythonObject.importModule("cagent_host.generation"),
               let listed = try? generationModule.callMethod("extension_files"),
-              case .array(let rows)? = try? JSONValue(python: listed)
+              case .array(let rows)? = try? JSON(python: listed)
         else {
             logger.warning("cannot list extension modules to copy ahead; a cold restart copies them itself")
             return
@@ -436,9 +437,8 @@ final class InterpreterThread: Sendable {
     }
 
     private func optionsJSON(serviceGeneration: Int, reimport: Bool, first: Bool) throws -> String {
-        let seconds = Double(launch.shutdownTimeout.components.seconds)
-            + Double(launch.shutdownTimeout.components.attoseconds) / 1e18
-        let options: [String: JSONValue] = [
+        let seconds = launch.shutdownTimeout.inSeconds
+        let options: [String: JSON] = [
             "service_generation": .integer(serviceGeneration),
             "first_interpreter": .bool(first),
             "reimport": .bool(reimport),
@@ -458,7 +458,7 @@ final class InterpreterThread: Sendable {
                 "shutdown_timeout_s": .double(seconds),
             ]),
         ]
-        let data = try JSONEncoder().encode(JSONValue.object(options))
+        let data = try JSONEncoder().encode(JSON.object(options))
         return String(decoding: data, as: UTF8.self)
     }
 }

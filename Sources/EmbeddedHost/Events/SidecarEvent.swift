@@ -1,5 +1,6 @@
 import Bridge
 import FoundationEssentials
+import Loopback
 
 /// One lifecycle change, for UI feedback and the CLI's `--events-file`.
 public struct SidecarEvent: Sendable, Equatable {
@@ -62,8 +63,8 @@ public struct SidecarEvent: Sendable, Equatable {
     }
 
     /// `{"type": ..., "ts": <unix seconds>, ...fields}`: one line of the events file.
-    public var json: JSONValue {
-        var object: [String: JSONValue] = ["type": .string(type), "ts": .double(timestamp.timeIntervalSince1970)]
+    public var json: JSON {
+        var object: [String: JSON] = ["type": .string(type), "ts": .double(timestamp.timeIntervalSince1970)]
         switch kind {
         case .starting(let generation), .healthy(let generation):
             object["generation"] = .integer(generation)

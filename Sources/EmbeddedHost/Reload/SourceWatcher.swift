@@ -1,3 +1,4 @@
+import Loopback
 #if canImport(Glibc)
 import CSpawn
 import Glibc
@@ -173,7 +174,7 @@ private final class WatchLoop: @unchecked Sendable {
                     pending.removeAll()
                     continue
                 }
-                timeout = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+                timeout = left.pollTimeout
             }
             descriptors[0].revents = 0
             descriptors[1].revents = 0

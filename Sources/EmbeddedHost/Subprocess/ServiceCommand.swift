@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Loopback
 
 /// The command line and environment of the child service: exactly
 /// `cd <service> && <runtime>/bin/python -m uvicorn main:app --host H --port P` (from a
@@ -33,7 +34,7 @@ enum ServiceCommand {
                 path: runtime.programName ?? runtime.home ?? runtime.serviceDirectory,
                 reason: "the subprocess backend needs a python executable there")
         }
-        let graceful = max(1, Int(configuration.shutdownTimeout.seconds * 0.4))
+        let graceful = max(1, Int(configuration.shutdownTimeout.inSeconds * 0.4))
         let arguments = python + [
             "-m", "uvicorn", "main:app",
             "--host", configuration.host, "--port", String(port),

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Logging
+import Loopback
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -146,7 +147,7 @@ public actor SubprocessSidecar: Sidecar {
                 _ = await child.waitForExit(timeout: .milliseconds(20))
             }
         }
-        let seconds = configuration.startTimeout.seconds
+        let seconds = configuration.startTimeout.inSeconds
         logger.error("the service did not answer /health in time; killing it", metadata: ["last": "\(lastFailure)"])
         await terminate(child, politely: false)
         self.child = nil
@@ -306,10 +307,10 @@ public actor SubprocessSidecar: Sidecar {
             let clean = exit == .exited(status: 0) || exit == .signaled(signal: SIGTERM)
             return Termination(clean: clean, detail: clean ? nil : "the service process \(exit)")
         }
-        logger.warning("the service process did not exit within \(timeout.seconds) s of SIGTERM; sending SIGKILL")
+        logger.warning("the service process did not exit within \(timeout.inSeconds) s of SIGTERM; sending SIGKILL")
         child.signalGroup(SIGKILL)
         let exit = await child.waitForExit()
-        return Termination(clean: false, detail: "killed after the shutdown timeout (\(timeout.seconds) s): \(exit)")
+        return Termination(clean: false, detail: "killed after the shutdown timeout (\(timeout.inSeconds) s): \(exit)")
     }
 
     // MARK: - Helpers

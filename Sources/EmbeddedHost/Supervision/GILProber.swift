@@ -1,5 +1,6 @@
 import Dispatch
 import FoundationEssentials
+import Loopback
 import Synchronization
 
 /// One thread that does the watchdog's Python work, so the watchdog itself never waits

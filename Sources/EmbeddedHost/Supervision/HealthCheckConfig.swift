@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Loopback
 
 /// Every knob of the ``Supervisor``, with the original sidecar's defaults.
 ///
@@ -113,10 +114,5 @@ public enum HealthCheckConfigError: Error, Sendable, Equatable, CustomStringConv
 }
 
 extension Duration {
-    /// Whole milliseconds, for events and messages.
-    public var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-
     var formatted: String { "\(milliseconds) ms" }
 }

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Loopback
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,9 +42,9 @@ public struct RestartPolicy: Sendable, Equatable {
     /// The delay before restart number `attempt` (1-based).
     public func delay(forAttempt attempt: Int) -> Duration {
         let exponent = Double(max(0, attempt - 1))
-        let seconds = initialBackoff.secondsValue * pow(multiplier, exponent)
+        let seconds = initialBackoff.inSeconds * pow(multiplier, exponent)
         // pow overflows to +inf long before Duration would: cap in Double first.
-        return seconds >= maxBackoff.secondsValue ? maxBackoff : .nanoseconds(Int64(seconds * 1e9))
+        return seconds >= maxBackoff.inSeconds ? maxBackoff : .nanoseconds(Int64(seconds * 1e9))
     }
 
     /// A fault happened at `now`: restart (with which delay) or open the circuit.
@@ -67,11 +68,5 @@ public struct RestartPolicy: Sendable, Equatable {
         guard restarts > 0, let since = healthySince, now - since >= stablePeriod else { return false }
         restarts = 0
         return true
-    }
-}
-
-extension Duration {
-    var secondsValue: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

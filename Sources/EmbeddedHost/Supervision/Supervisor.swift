@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Logging
+import Loopback
 
 /// Keeps a ``SupervisedSidecar`` running and says what is happening.
 ///

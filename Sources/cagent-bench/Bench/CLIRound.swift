@@ -1,6 +1,7 @@
 import CagentBench
 import EmbeddedHost
 import Foundation
+import Loopback
 import SidecarCLI
 #if canImport(Glibc)
 import Glibc
@@ -69,7 +70,7 @@ struct CLIRound: Sendable {
         }
         let coldStart = ContinuousClock.now - launched
 
-        Thread.sleep(forTimeInterval: settle.asSeconds)
+        Thread.sleep(forTimeInterval: settle.inSeconds)
         let rss = ProcessTree.residentBytes(of: process.processIdentifier) ?? 0
 
         let client = HTTPLoad(port: port, token: token, path: "/agent/execute", jsonBody: Self.body)
@@ -92,7 +93,7 @@ struct CLIRound: Sendable {
         }
 
         return Figures(
-            coldStartMs: coldStart.asMilliseconds, rssMB: Double(rss) / 1_048_576,
+            coldStartMs: coldStart.inMilliseconds, rssMB: Double(rss) / 1_048_576,
             httpP50Us: single.p50Microseconds, httpP99Us: single.p99Microseconds,
             httpRps: concurrent.requestsPerSecond, restartMs: restart, crashToHealthyMs: crash)
     }
@@ -182,9 +183,4 @@ struct EventLog: Sendable {
         let startTime = try timestamp(of: start.0, count: start.1)
         return (endTime - startTime) * 1000
     }
-}
-
-extension Duration {
-    var asMilliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
-    var asSeconds: Double { asMilliseconds / 1000 }
 }

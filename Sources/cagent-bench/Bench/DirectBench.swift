@@ -2,6 +2,7 @@ import CagentAPI
 import CagentBench
 import EmbeddedHost
 import Foundation
+import Loopback
 import SidecarCLI
 import Logging
 
@@ -42,7 +43,7 @@ enum DirectBench {
                 for _ in 0..<calls {
                     let begin = ContinuousClock.now
                     _ = try await sidecar.execute(agentID: "echo", input: input)
-                    latencies.append((ContinuousClock.now - begin).asMilliseconds * 1000)
+                    latencies.append((ContinuousClock.now - begin).inMilliseconds * 1000)
                 }
                 latencies.sort()
                 figures.directP50Us.append(Statistics.percentile(50, sorted: latencies))

@@ -1,6 +1,7 @@
 import CagentBench
 import EmbeddedHost
 import Foundation
+import Loopback
 import SidecarCLI
 #if canImport(Glibc)
 import Glibc
@@ -48,7 +49,7 @@ struct RestartBench: Sendable {
             let started = ContinuousClock.now
             let status = try SupervisionBench.post(port: port, token: token, path: "/agent/execute", body: CLIRound.body)
             guard status == 200 else { throw CLIError("execute answered \(status)") }
-            return (ContinuousClock.now - started).asMilliseconds * 1000
+            return (ContinuousClock.now - started).inMilliseconds * 1000
         }
         for _ in 0..<50 { _ = try request() }
         var figures = Figures()

@@ -1,5 +1,6 @@
 import Bridge
 import Foundation
+import Loopback
 import Testing
 @testable import EmbeddedHost
 

@@ -14,7 +14,7 @@ struct MCPOrphanCLITests {
         let toolsets = (directory as NSString).appendingPathComponent("toolsets.json")
         let python = (Fixtures.venv as NSString).appendingPathComponent("bin/python")
         let server = (Fixtures.projectRoot as NSString).appendingPathComponent("python/tests/mcp_servers/sample_server.py")
-        let file: JSONValue = ["servers": ["sample": ["command": .string(python), "args": [.string(server), "--linger", "600"]]]]
+        let file: JSON = ["servers": ["sample": ["command": .string(python), "args": [.string(server), "--linger", "600"]]]]
         try JSONEncoder().encode(file).write(to: URL(fileURLWithPath: toolsets))
 
         let sidecar = try SidecarProcess(

@@ -81,7 +81,7 @@ struct StopRulesCLITests {
     private func eventTypes(_ path: String) -> [String] {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
-            (try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)))?["type"]?.stringValue
+            (try? JSONDecoder().decode(JSON.self, from: Data(line.utf8)))?["type"]?.stringValue
         }
     }
 

@@ -36,10 +36,10 @@ enum Fixtures {
     }
 }
 
-extension JSONValue {
+extension JSON {
     /// `a.b.c` lookups for assertions.
-    func at(_ path: String) -> JSONValue? {
-        var value: JSONValue? = self
+    func at(_ path: String) -> JSON? {
+        var value: JSON? = self
         for key in path.split(separator: ".") { value = value?[String(key)] }
         return value
     }

@@ -69,9 +69,9 @@ final class SidecarProcess: Sendable {
     }
 
     /// The events file so far, one JSON object per line.
-    func events() -> [JSONValue] {
+    func events() -> [JSON] {
         guard let text = try? String(contentsOfFile: eventsFile, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(JSON.self, from: Data($0.utf8)) }
     }
 
     func types() -> [String] { events().compactMap { $0["type"]?.stringValue } }

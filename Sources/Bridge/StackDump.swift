@@ -1,5 +1,4 @@
 import CPython
-import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,11 +12,15 @@ import Glibc
 /// faulthandler's format (`Thread 0x… (most recent call first):` then `  File …, line …
 /// in …` lines, innermost first); the interpreter thread's header is marked.
 ///
-/// Caller's duty: the interpreter must stay initialized during the call (see
-/// ``InterpreterLink/dumpStacks()``).
-enum StackDump {
-    static func capture(interpreterThread: pthread_t) -> String {
-        var template = Array(PathString.join(FileManager.default.temporaryDirectory.path, "cagent-stacks-XXXXXX").utf8CString)
+/// Here in Bridge, beside the other calls into CPython; the host decides when to take it.
+///
+/// Caller's duty: the interpreter must stay initialized during the call (the host's
+/// `InterpreterLink.dumpStacks()`).
+public enum StackDump {
+    /// `temporaryDirectory` holds the unlinked file for the moment of the dump.
+    public static func capture(interpreterThread: pthread_t, temporaryDirectory: String) -> String {
+        let folder = temporaryDirectory.hasSuffix("/") ? String(temporaryDirectory.dropLast()) : temporaryDirectory
+        var template = Array("\(folder)/cagent-stacks-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { return "(stacks unavailable: cannot create a temporary file: \(String(cString: strerror(errno))))" }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }

@@ -1,13 +1,13 @@
 import CPython
 
-// Conversion between `JSONValue` and Python objects. GIL held by the caller.
+// Conversion between `JSON` (from CagentJSON) and Python objects. GIL held by the caller.
 //
 // Python -> JSON reads objects through the concrete C API (PyDict_Next, PyList_GET_ITEM,
 // PyLong_AsLongLongAndOverflow, PyUnicode_AsUTF8AndSize, PyFloat_AS_DOUBLE), which never runs
 // Python code, so no __eq__/__str__/__index__ of a subclass can mutate a container while it
 // is being walked, and no other thread gets the GIL mid-conversion.
 
-extension JSONValue {
+extension JSON {
     /// Deepest nesting converted by default. A self-referencing list hits this and fails
     /// cleanly instead of overflowing the stack.
     public static let defaultMaxDepth = 256
@@ -17,7 +17,7 @@ extension JSONValue {
     /// `int` → integer or bigInteger (any size), `float` → double (NaN/±inf/-0.0 kept),
     /// `None` → null; subclasses of these convert as their base. Anything else is an error
     /// naming the type and the path. GIL held by the caller.
-    public init(python object: PythonObject, maxDepth: Int = JSONValue.defaultMaxDepth) throws(PythonConversionError) {
+    public init(python object: PythonObject, maxDepth: Int = JSON.defaultMaxDepth) throws(PythonConversionError) {
         assertGILHeld()
         var converter = PythonToJSON(maxDepth: maxDepth)
         self = try converter.convert(object.pointer, depth: 0)
@@ -28,7 +28,7 @@ extension PythonObject {
     /// Builds the Python value for `json`: object → `dict` (insertion order unspecified),
     /// array → `list`, bigInteger → `int` (exact; digits validated), double → `float`.
     /// GIL held by the caller.
-    public convenience init(json: JSONValue, maxDepth: Int = JSONValue.defaultMaxDepth) throws(PythonConversionError) {
+    public convenience init(json: JSON, maxDepth: Int = JSON.defaultMaxDepth) throws(PythonConversionError) {
         assertGILHeld()
         var converter = JSONToPython(maxDepth: maxDepth)
         let pointer = try converter.convert(json, depth: 0)
@@ -43,7 +43,7 @@ private struct PythonToJSON {
     var path = ConversionPath()
 
     /// `object` is borrowed for the duration of the call.
-    mutating func convert(_ object: UnsafeMutablePointer<PyObject>, depth: Int) throws(PythonConversionError) -> JSONValue {
+    mutating func convert(_ object: UnsafeMutablePointer<PyObject>, depth: Int) throws(PythonConversionError) -> JSON {
         if cagent_IsNone(object) != 0 { return .null }
         // bool before int: bool is a subclass of int.
         if cagent_Bool_Check(object) != 0 { return .bool(object == cagent_True()) }
@@ -59,7 +59,7 @@ private struct PythonToJSON {
         if isList || cagent_Tuple_Check(object) != 0 {
             try checkDepth(depth)
             let count = isList ? PyList_Size(object) : PyTuple_Size(object)
-            var array: [JSONValue] = []
+            var array: [JSON] = []
             array.reserveCapacity(count)
             for index in 0..<count {
                 // Borrowed from the container, which nothing can mutate during conversion.
@@ -73,7 +73,7 @@ private struct PythonToJSON {
         }
         if cagent_Dict_Check(object) != 0 {
             try checkDepth(depth)
-            var dictionary: [String: JSONValue] = [:]
+            var dictionary: [String: JSON] = [:]
             dictionary.reserveCapacity(PyDict_Size(object))
             var position: Py_ssize_t = 0
             var key: UnsafeMutablePointer<PyObject>?
@@ -106,7 +106,7 @@ private struct PythonToJSON {
         }
     }
 
-    private func integer(_ object: UnsafeMutablePointer<PyObject>) throws(PythonConversionError) -> JSONValue {
+    private func integer(_ object: UnsafeMutablePointer<PyObject>) throws(PythonConversionError) -> JSON {
         var overflow: Int32 = 0
         let value = PyLong_AsLongLongAndOverflow(object, &overflow)
         if overflow == 0 {
@@ -138,7 +138,7 @@ private struct JSONToPython {
     var path = ConversionPath()
 
     /// Returns a new reference owned by the caller.
-    mutating func convert(_ value: JSONValue, depth: Int) throws(PythonConversionError) -> UnsafeMutablePointer<PyObject> {
+    mutating func convert(_ value: JSON, depth: Int) throws(PythonConversionError) -> UnsafeMutablePointer<PyObject> {
         switch value {
         case .null:
             return newReference(cagent_None())
@@ -147,7 +147,7 @@ private struct JSONToPython {
         case .integer(let integer):
             return try check(PyLong_FromLongLong(Int64(integer)), "int")
         case .bigInteger(let digits):
-            guard Self.isDecimalInteger(digits) else {
+            guard JSON.isDecimalInteger(digits) else {
                 throw path.error("bigInteger must be decimal digits with an optional leading '-', got \(digits.debugDescription)")
             }
             return try check(PyLong_FromString(digits, nil, 10), "int")
@@ -215,11 +215,5 @@ private struct JSONToPython {
 
     private func checkDepth(_ depth: Int) throws(PythonConversionError) {
         if depth >= maxDepth { throw path.error("nesting deeper than \(maxDepth) levels") }
-    }
-
-    static func isDecimalInteger(_ text: String) -> Bool {
-        var utf8 = Substring(text).utf8[...]
-        if utf8.first == UInt8(ascii: "-") { utf8 = utf8.dropFirst() }
-        return !utf8.isEmpty && utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 }
