@@ -118,19 +118,38 @@ struct PayloadFile: Sendable {
         defer { close(descriptor) }
         guard trailer.length < UInt64(Int.max) else { throw .corrupt("the payload is too large") }
         let payload = try Self.read(descriptor, path: path, at: trailer.offset, count: Int(trailer.length))
-        var hasher = SHA256()
-        hasher.update(payload)
-        let digest = hasher.finalize()
-        guard digest == trailer.sha256 else {
-            throw .corrupt("SHA-256 \(SHA256.hex(digest)) does not match the trailer's \(trailer.hash)")
+        // Hashing and decompressing both read the whole payload: on two cores at once (a
+        // first launch waits for both). Nothing is written before the hash matches, and a
+        // mismatch is the error reported, whatever the decompression made of the bytes.
+        let digest = Mutex<[UInt8]>([])
+        let unpacked = Mutex<Result<(entries: [PayloadEntry], data: [UInt8]), PayloadError>>(.failure(.corrupt("not unpacked")))
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                var hasher = SHA256()
+                hasher.update(payload)
+                let value = hasher.finalize()
+                digest.withLock { $0 = value }
+            } else {
+                let result = Result { () throws(PayloadError) in try Self.unpack(payload, length: trailer.length) }
+                unpacked.withLock { $0 = result }
+            }
         }
-        guard payload.count >= Self.headerSize else { throw .corrupt("the payload is shorter than its header") }
-        let (count, indexLength) = try Self.parseHeader(Array(payload[0..<Self.headerSize]), payloadLength: trailer.length)
-        let dataStart = Self.headerSize + Int(indexLength)
-        let indexBytes = Array(payload[Self.headerSize..<dataStart])
-        let entries = try Self.parseIndex(indexBytes, count: count, payloadLength: trailer.length)
-        let data = try Self.decompress(payload, from: dataStart, size: Self.dataSize(entries))
+        let actual = digest.withLock { $0 }
+        guard actual == trailer.sha256 else {
+            throw .corrupt("SHA-256 \(SHA256.hex(actual)) does not match the trailer's \(trailer.hash)")
+        }
+        let (entries, data) = try unpacked.withLock { $0 }.get()
         try Self.write(entries, from: data, into: directory)
+    }
+
+    /// The index and every file's bytes, from the payload's bytes.
+    private static func unpack(_ payload: [UInt8], length: UInt64) throws(PayloadError) -> (entries: [PayloadEntry], data: [UInt8]) {
+        guard payload.count >= headerSize else { throw .corrupt("the payload is shorter than its header") }
+        let (count, indexLength) = try parseHeader(Array(payload[0..<headerSize]), payloadLength: length)
+        let dataStart = headerSize + Int(indexLength)
+        let indexBytes = Array(payload[headerSize..<dataStart])
+        let entries = try parseIndex(indexBytes, count: count, payloadLength: length)
+        return (entries, try decompress(payload, from: dataStart, size: dataSize(entries)))
     }
 
     /// Why `directory` does not hold this payload unpacked completely, or nil when it
@@ -216,12 +235,14 @@ struct PayloadFile: Sendable {
             guard start == payload.count else { throw .corrupt("\(payload.count - start) bytes of data for no file contents") }
             return []
         }
-        var data = [UInt8](repeating: 0, count: size)
-        let result = data.withUnsafeMutableBytes { out in
-            payload.withUnsafeBytes { input in
+        var result = 0
+        // Not zero-filled first: zstd writes every byte of it, or fails.
+        let data = [UInt8](unsafeUninitializedCapacity: size) { out, initialized in
+            result = payload.withUnsafeBytes { input in
                 // One call over every frame; the output size is known, so no window buffer.
                 ZSTD_decompress(out.baseAddress, out.count, input.baseAddress! + start, input.count - start)
             }
+            initialized = ZSTD_isError(result) == 0 && result == size ? size : 0
         }
         if ZSTD_isError(result) != 0 {
             throw .corrupt("the data does not decompress (zstd: \(String(cString: ZSTD_getErrorName(result))))")
