@@ -50,10 +50,13 @@ launch_ms() {
 }
 
 echo "bench-bundle: $runs launches each ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf 'bench-bundle: %-46s %8s\n' \
-    "size: single file ($dist/cagent-sidecar.run)" "$(du -h --apparent-size "$dist/cagent-sidecar.run" | cut -f1)" \
-    "size: folder ($dist/cagent-sidecar/)" "$(du -sh --apparent-size "$dist/cagent-sidecar" | cut -f1)" \
-    "  of which the executable" "$(du -h --apparent-size "$dist/cagent-sidecar/cagent-sidecar" | cut -f1)"
+# Sizes in MB of 10^6 bytes (the files' bytes, not the disk blocks du would count).
+size_mb() { du -sb --apparent-size "$1" | awk '{printf "%.1f MB", $1 / 1e6}'; }
+printf 'bench-bundle: %-46s %10s\n' \
+    "size: single file ($dist/cagent-sidecar.run)" "$(size_mb "$dist/cagent-sidecar.run")" \
+    "size: folder ($dist/cagent-sidecar/)" "$(size_mb "$dist/cagent-sidecar")" \
+    "  of which the executable" "$(size_mb "$dist/cagent-sidecar/cagent-sidecar")" \
+    "  files in the folder" "$(find "$dist/cagent-sidecar" -type f | wc -l)"
 first=(); unpack=(); later=(); folder=()
 for n in $(seq "$runs"); do
     first+=("$(launch_ms "$work/cache-first-$n" "$work/single.run")")
@@ -84,6 +87,10 @@ printf 'bench-bundle: %-46s median %5s ms   (%s)\n' \
     "folder (nothing to unpack)" "$(median "${folder[@]}")" "${folder[*]}" \
     "--help: single file (cache found and checked)" "$(median "${check[@]}")" "${check[*]}" \
     "--help: folder" "$(median "${plain[@]}")" "${plain[*]}"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+printf 'bench-bundle: %-46s %9s×\n' \
+    "single file, first launch / folder" "$(ratio "$(median "${first[@]}")" "$(median "${folder[@]}")")" \
+    "single file, later launch / folder" "$(ratio "$(median "${later[@]}")" "$(median "${folder[@]}")")"
 
 # Idle resident memory: VmRSS once the service answers GET /health and two reads 0.5 s
 # apart agree within 1 % (imports and the first request's allocations are done), up to
@@ -184,4 +191,4 @@ for n in $(seq "$runs"); do
     kill -TERM "$pid"; wait "$pid" || true
 done
 printf 'bench-bundle: %-46s median %5s ms   (%s)  %s\n' "PyInstaller --onefile, every launch" \
-    "$(median "${pyi[@]}")" "${pyi[*]}" "$(du -h "$work/pyi-dist/pyi-service" | cut -f1)"
+    "$(median "${pyi[@]}")" "${pyi[*]}" "$(size_mb "$work/pyi-dist/pyi-service")"

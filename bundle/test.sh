@@ -9,7 +9,7 @@
 # without the token), /agent/execute, an SSE run, and a probe agent that checks every
 # sys.path entry and every loaded module's file is inside the bundle.
 #
-# Scenarios: the folder; the folder moved after its first launch; the single file's
+# Scenarios: the sizes; the folder; the folder moved after its first launch; the single file's
 # first and later launches (timed); two concurrent first launches; a truncated cache; a
 # first launch killed mid-unpack; a read-only empty cache (private temporary folder,
 # removed at exit); a read-only populated cache (reused); the single file renamed and
@@ -73,6 +73,12 @@ no_python() {
     [ ! -e /usr/lib/python3.11/os.py ] && [ ! -e "$project/.venv" ] && [ ! -e "$project/python/main.py" ]
 }
 check "no Python, .venv or python/ to be found" no_python
+
+# Issue 13's promises on size (MB of 10^6 bytes): no bigger than a PyInstaller onefile of
+# the same service (24 MB), the folder at most 60 MB (docs/shipping.md has the figures).
+bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
+check "the single file is at most 24 MB ($(bytes_of "$work/single.run") bytes)" test "$(bytes_of "$work/single.run")" -le 24000000
+check "the folder is at most 60 MB ($(bytes_of "$work/folder") bytes)" test "$(bytes_of "$work/folder")" -le 60000000
 
 # ----------------------------------------------------------------- helpers
 # launch NAME EXECUTABLE CACHE [VAR=VALUE...]: env -i, from a fresh empty folder, with

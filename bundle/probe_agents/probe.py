@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import importlib.metadata
 import os
+import re
 import sys
 from typing import Any
 
@@ -83,7 +84,7 @@ def inspect(root: str) -> dict[str, Any]:
         problems.append(f"imports failed: {failed}")
     # Metadata from both places requirements live: the zip (fastapi's dependencies) and
     # the folders (pydantic-core, uvloop); mcp and pydantic read their versions at import.
-    found = {d.metadata["Name"].lower() for d in importlib.metadata.distributions()}
+    found = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower() for d in importlib.metadata.distributions()}
     missing = sorted({"mcp", "starlette", "uvicorn", "pydantic", "pydantic-core", "uvloop", "certifi"} - found)
     if missing:
         problems.append(f"importlib.metadata does not find: {missing}")
