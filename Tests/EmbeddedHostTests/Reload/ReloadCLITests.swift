@@ -1,6 +1,7 @@
 import Bridge
 import Foundation
 import Loopback
+import TestSupport
 import Testing
 @testable import EmbeddedHost
 
@@ -50,11 +51,7 @@ struct ReloadCLITests {
         let before = try await client.post("/agent/execute", json: ["agent_id": "echo", "input": ["x": 1]])
         #expect(before.json?.at("result.marker") == nil)
         // The watch starts once the service is running: wait until it says so.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !sidecar.stderr.contains("reloading on changes"), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(sidecar.stderr.contains("reloading on changes"), "stderr:\n\(sidecar.stderr)")
+        try await waitUntil("it says it reloads on changes; stderr:\n\(sidecar.stderr)") { sidecar.stderr.contains("reloading on changes") }
 
         var start = ContinuousClock.now
         try editEcho(in: service, marker: "one")
@@ -93,10 +90,7 @@ struct ReloadCLITests {
         let sidecar = try SidecarProcess(arguments: ["--reload", "--log-level", "info"], agents: agents)
         let port = try await sidecar.port()
         let client = LoopbackHTTP(port: port, token: sidecar.token)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !sidecar.stderr.contains("reloading on changes"), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitUntil("it says it reloads on changes; stderr:\n\(sidecar.stderr)") { sidecar.stderr.contains("reloading on changes") }
         #expect(sidecar.stderr.contains(agents), "the agents folder is watched:\n\(sidecar.stderr)")
         let before = try await client.post("/agent/execute", json: ["agent_id": "greeter", "input": [:]])
         #expect(before.status == 404)
@@ -114,13 +108,9 @@ struct ReloadCLITests {
                     return {"text": "hello from the agents folder"}
             """.write(toFile: (agents as NSString).appendingPathComponent("greeter.py"), atomically: true, encoding: .utf8)
         var answer: LoopbackHTTP.Response?
-        while ContinuousClock.now < deadline + .seconds(30) {
-            let response = try await client.post("/agent/execute", json: ["agent_id": "greeter", "input": [:]])
-            if response.status == 200 {
-                answer = response
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("the new agent is served; stderr:\n\(sidecar.stderr)") {
+            answer = try await client.post("/agent/execute", json: ["agent_id": "greeter", "input": [:]])
+            return answer?.status == 200
         }
         #expect(answer?.json?.at("result.text") == "hello from the agents folder", "stderr:\n\(sidecar.stderr)")
         #expect(sidecar.events().contains { $0["type"] == "restarting" && $0["reason"] == "reload: greeter.py changed" })

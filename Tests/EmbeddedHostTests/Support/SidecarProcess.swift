@@ -1,6 +1,7 @@
 import Bridge
 import Foundation
 import Synchronization
+import TestSupport
 @testable import EmbeddedHost
 
 /// `cagent-sidecar run` as a child process: for what cannot happen twice in the test
@@ -56,16 +57,15 @@ final class SidecarProcess: Sendable {
 
     /// The port from `listening on http://127.0.0.1:PORT`, once printed.
     func port(within bound: Duration = .seconds(90)) async throws -> Int {
-        let deadline = ContinuousClock.now + bound
-        while ContinuousClock.now < deadline {
-            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
-               let port = Int(line.split(separator: ":").last ?? "") {
-                return port
-            }
-            if !process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("`listening on` is printed; stderr:\n\(stderr)", timeout: bound) { listeningPort != nil || !process.isRunning }
+        guard let port = listeningPort else {
+            throw LoopbackHTTP.Failure(description: "exited before a `listening on` line; stderr:\n\(stderr)")
         }
-        throw LoopbackHTTP.Failure(description: "no `listening on` line; stderr:\n\(stderr)")
+        return port
+    }
+
+    private var listeningPort: Int? {
+        stdout.split(separator: "\n").first { $0.hasPrefix("listening on ") }.flatMap { Int($0.split(separator: ":").last ?? "") }
     }
 
     /// The events file so far, one JSON object per line.
@@ -79,13 +79,9 @@ final class SidecarProcess: Sendable {
     /// Waits until `count` events of `type` are in the file; false when the bound passed.
     @discardableResult
     func waitFor(_ type: String, count: Int = 1, within bound: Duration = .seconds(90)) async -> Bool {
-        let deadline = ContinuousClock.now + bound
-        while ContinuousClock.now < deadline {
-            if types().filter({ $0 == type }).count >= count { return true }
-            if !process.isRunning { return types().filter({ $0 == type }).count >= count }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return false
+        let arrived = { self.types().filter { $0 == type }.count >= count }
+        _ = try? await waitUntil("\(count) '\(type)' event(s) arrived", timeout: bound) { arrived() || !process.isRunning }
+        return arrived()
     }
 
     func signal(_ signal: Int32) {
@@ -94,10 +90,7 @@ final class SidecarProcess: Sendable {
 
     /// The exit status, or nil if it did not exit within the bound (then it is killed).
     func waitForExit(within bound: Duration = .seconds(60)) async -> Int32? {
-        let deadline = ContinuousClock.now + bound
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        _ = try? await waitUntil("the process exits", timeout: bound) { !process.isRunning }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             return nil
