@@ -31,6 +31,8 @@ struct ReloadCLITests {
     }
 
     /// Calls echo until its answer carries `marker`; the time it took, or nil past the bound.
+    /// A poll of its own, not `waitUntil`: the time to the first such answer is the figure
+    /// it measures (docs/development.md), so it looks every 10 ms from the edit on.
     private func waitForMarker(_ marker: String?, client: LoopbackHTTP, since start: ContinuousClock.Instant,
                                within bound: Duration = .seconds(30)) async throws -> Duration? {
         while ContinuousClock.now - start < bound {
