@@ -66,7 +66,10 @@ struct ReloadCLITests {
         let failed = try #require(sidecar.events().first { $0["type"] == "restart_failed" })
         #expect(failed["kind"] == "warm")
         #expect(failed["error"]?.stringValue?.contains("SyntaxError") == true, "\(failed)")
-        #expect(sidecar.stderr.contains("reload failed; the previous service keeps serving"))
+        // The log line may reach the pipe after the event reached the file: wait for it.
+        try await waitUntil("it logs that the reload failed; stderr:\n\(sidecar.stderr)") {
+            sidecar.stderr.contains("reload failed; the previous service keeps serving")
+        }
         let kept = try await client.post("/agent/execute", json: ["agent_id": "echo", "input": ["x": 1]])
         #expect(kept.status == 200)
         #expect(kept.json?.at("result.marker") == "one", "the previous service keeps serving")

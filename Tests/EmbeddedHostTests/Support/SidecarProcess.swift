@@ -14,6 +14,19 @@ final class SidecarProcess: Sendable {
 
     private final class Output: Sendable {
         let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+        /// How many of the two pipes have been read to their end.
+        let ended = Mutex(0)
+
+        /// What a pipe's readability handler does: append, or at the end stop reading.
+        func read(_ handle: FileHandle, into stream: WritableKeyPath<(stdout: String, stderr: String), String>) {
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                ended.withLock { $0 += 1 }
+                return
+            }
+            text.withLock { $0[keyPath: stream] += String(decoding: data, as: UTF8.self) }
+        }
     }
 
     /// `standardInput`: a pipe the test holds (`--exit-with-parent` watches it for its end).
@@ -37,14 +50,8 @@ final class SidecarProcess: Sendable {
         process.standardOutput = stdout
         process.standardError = stderr
         if let standardInput { process.standardInput = standardInput }
-        stdout.fileHandleForReading.readabilityHandler = { [output] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.text.withLock { $0.stdout += text }
-        }
-        stderr.fileHandleForReading.readabilityHandler = { [output] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.text.withLock { $0.stderr += text }
-        }
+        stdout.fileHandleForReading.readabilityHandler = { [output] handle in output.read(handle, into: \.stdout) }
+        stderr.fileHandleForReading.readabilityHandler = { [output] handle in output.read(handle, into: \.stderr) }
         try process.run()
     }
 
@@ -89,12 +96,15 @@ final class SidecarProcess: Sendable {
     }
 
     /// The exit status, or nil if it did not exit within the bound (then it is killed).
+    /// Returns once what it wrote has been read too (`stdout`, `stderr` are whole), or after
+    /// 10 s more when a child it left holds the pipes open.
     func waitForExit(within bound: Duration = .seconds(60)) async -> Int32? {
         _ = try? await waitUntil("the process exits", timeout: bound) { !process.isRunning }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             return nil
         }
+        _ = try? await waitUntil("its output is read to the end", timeout: .seconds(10)) { output.ended.withLock { $0 } == 2 }
         return process.terminationStatus
     }
 }
