@@ -126,10 +126,10 @@ def test_the_host_inbox_starts_and_cancels_calls_by_their_named_fields(calls: tu
         {"kind": DirectRequestKind.STREAM, "call_id": 2, "agent_id": "slow_stream", "input": {"steps": 100000, "interval": 0.01}, "context": None, "timeout_s": None},
     ])
     os.write(write_fd, b"\x01")
-    for _ in range(500):
-        if any(call_id == 2 and delivery == DirectDelivery.EVENT for call_id, delivery, _ in delivered):
-            break
-        threading.Event().wait(0.01)
+    wait_until_blocking(
+        lambda: any(call_id == 2 and delivery == DirectDelivery.EVENT for call_id, delivery, _ in delivered),
+        what="the stream's first event is delivered",
+    )
     inbox.append([{"kind": DirectRequestKind.CANCEL, "call_id": 2}])
     os.write(write_fd, b"\x01")
     assert finished.wait(10)
