@@ -81,15 +81,17 @@ let package = Package(
         // `cagent-bench`'s plumbing: statistics, a keep-alive load client, /proc memory,
         // the report (table, JSON, SVG). Depends on nothing of the host.
         .target(name: "CagentBench", dependencies: ["Loopback"]),
+        // What the test targets share: waiting for a condition, the event collector.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CagentJSONTests", dependencies: ["CagentJSON"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "Loopback"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "Loopback", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CagentBenchTests", dependencies: ["CagentBench"]),
         .testTarget(name: "LoopbackTests", dependencies: ["Loopback"]),
-        .testTarget(name: "CagentClientTests", dependencies: ["CagentClient"], exclude: ["Fixtures"]),
+        .testTarget(name: "CagentClientTests", dependencies: ["CagentClient", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SubprocessTests",
-            dependencies: ["EmbeddedHost", "CagentClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EmbeddedHost", "CagentClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]),
         // A host the SubprocessTests SIGKILL, to check that its python child dies with it.
         .executableTarget(name: "cagent-subprocess-harness", dependencies: ["EmbeddedHost"], path: "Tests/SubprocessHarness"),

@@ -252,9 +252,19 @@ check "truncated: one folder in the cache, no leftovers" test "$(cache_entries "
 
 say "a first launch killed mid-unpack, then launched again"
 launch killed "$work/single.run" "$work/cache3"
-sleep 0.4
+# Killed once its unpack folder (.unpack-*, OnefileBundle) appears, not after a guessed
+# time; then checked: the folder is partial (no .cagent-payload marker) and nothing was
+# renamed into place, so the next launch has a real leftover to clear.
+unpacking="$work/cache3/cagent-sidecar"
+for _ in $(seq 6000); do
+    compgen -G "$unpacking/.unpack-*" >/dev/null || [ -e "$unpacking/$hash" ] || ! kill -0 "$pid_killed" 2>/dev/null && break
+    sleep 0.01
+done
 kill -KILL "$pid_killed"; wait "$pid_killed" 2>/dev/null || true
 say "  left after the kill: $(cache_entries "$work/cache3")"
+partial=$(compgen -G "$unpacking/.unpack-*" | head -1 || true)
+check "the kill landed mid-unpack: a partial unpack folder, no marker, nothing in place" \
+    bash -c '[ -n "$0" ] && [ ! -e "$0/.cagent-payload" ] && [ ! -e "$1" ]' "$partial" "$unpacking/$hash"
 launch afterkill "$work/single.run" "$work/cache3"
 wait_listening afterkill && api afterkill "$work/cache3/cagent-sidecar/$hash"
 stop afterkill

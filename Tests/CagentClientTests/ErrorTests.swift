@@ -1,5 +1,6 @@
 @testable import CagentClient
 import Foundation
+import TestSupport
 import Testing
 
 /// Every error the service answers, as a typed ``ServiceError``, and the client's own.
@@ -128,8 +129,10 @@ struct ErrorTests {
     @Test func cancellingTheCallerCancelsTheRequest() async throws {
         try await ServiceProcess.with { service in
             let client = CagentClient(baseURL: service.baseURL, token: service.token)
-            let call = Task { try await client.execute(agentID: "sleeps", input: ["seconds": 30]) }
-            try await Task.sleep(for: .milliseconds(200))
+            let began = FileManager.default.temporaryDirectory.appendingPathComponent("cagent-run-began-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: began) }
+            let call = Task { try await client.execute(agentID: "sleeps", input: ["seconds": 30, "mark": .string(began)]) }
+            try await waitUntil("the service runs the call") { FileManager.default.fileExists(atPath: began) }
             call.cancel()
             await #expect(throws: CagentClientError.cancelled) { _ = try await call.value }
         }

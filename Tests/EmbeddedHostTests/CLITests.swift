@@ -1,5 +1,6 @@
 import Bridge
 import Foundation
+import TestSupport
 import Testing
 @testable import EmbeddedHost
 
@@ -176,12 +177,7 @@ struct CLITests {
     }
 
     private func waitForEvents(_ path: String, count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if let events = try? readEvents(path), events.count >= count { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw LoopbackHTTP.Failure(description: "fewer than \(count) events in \(path)")
+        try await waitUntil("\(count) events are in \(path)") { ((try? readEvents(path))?.count ?? 0) >= count }
     }
 }
 

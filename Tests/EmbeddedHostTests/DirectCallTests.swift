@@ -3,6 +3,7 @@ import CagentAPI
 import Foundation
 import Testing
 @testable import EmbeddedHost
+import TestSupport
 
 /// Direct calls run in this process's interpreter, so they belong to the serialized
 /// embedded suite.
@@ -64,7 +65,7 @@ extension EmbeddedSidecarTests {
         try await sidecar.start()
 
         let execute = Task { try await sidecar.execute(agentID: "cancel_probe", input: ["marker": "execute"]) }
-        try await Task.sleep(for: .milliseconds(200))
+        try await waitUntil("the execute run has begun") { try await cancelProbes(sidecar).started.contains("execute") }
         execute.cancel()
         await #expect(throws: CancellationError.self) { _ = try await execute.value }
 
@@ -76,13 +77,8 @@ extension EmbeddedSidecarTests {
             if seen == 3 { break }
         }
 
-        var cancelled: [JSON] = []
-        for _ in 0..<200 {
-            cancelled = try await sidecar.execute(agentID: "cancel_report", input: [:]).result["cancelled"]?.arrayValue ?? []
-            if cancelled.count == 2 { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(cancelled == ["execute", "stream"])
+        try await waitUntil("both runs saw their cancellation") { try await cancelProbes(sidecar).cancelled.count >= 2 }
+        #expect(try await cancelProbes(sidecar).cancelled == ["execute", "stream"])
         try await sidecar.stop()
     }
 
@@ -109,7 +105,8 @@ extension EmbeddedSidecarTests {
             Task { try await sidecar.execute(agentID: "cancel_probe", input: ["marker": .string("stop-\(index)")]) }
         }
         let stream = try await sidecar.stream(agentID: "cancel_probe", input: ["marker": "stop-stream"])
-        try await Task.sleep(for: .milliseconds(200))
+        let markers: Set<JSON> = Set((0..<5).map { .string("stop-\($0)") } + ["stop-stream"])
+        try await waitUntil("every call is under way") { markers.isSubset(of: try await cancelProbes(sidecar).started) }
         try await sidecar.stop()
         for call in calls {
             await expectServiceError(code: "shutting_down", status: 503, requestID: true) { _ = try await call.value }
@@ -132,6 +129,13 @@ extension EmbeddedSidecarTests {
             #expect(answer.result == ["after": .string(kind.rawValue)])
         }
         try await sidecar.stop()
+    }
+
+    /// The markers of the fixture's `cancel_probe` runs that began, and of those that saw
+    /// their cancellation: what the tests wait for instead of a length of time.
+    private func cancelProbes(_ sidecar: EmbeddedSidecar) async throws -> (started: Set<JSON>, cancelled: [JSON]) {
+        let report = try await sidecar.execute(agentID: "cancel_report", input: [:]).result
+        return (Set(report["started"]?.arrayValue ?? []), report["cancelled"]?.arrayValue ?? [])
     }
 
     private func expectServiceError(

@@ -26,4 +26,5 @@ let pid = await sidecar.pid ?? -1
 let port = await sidecar.port ?? -1
 print("child \(pid) port \(port)")
 fflush(nil)
+// Runs until the test SIGKILLs it: being a live host is what the test needs, not a wait.
 while true { try? await Task.sleep(for: .seconds(3600)) }

@@ -2,6 +2,7 @@ import CagentClient
 import EmbeddedHost
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -25,10 +26,10 @@ struct CLISubprocessTests {
         #expect(try await client.execute(agentID: "echo", input: ["x": 1]).result == ["x": 1])
 
         cli.signal(SIGHUP)
-        #expect(await eventually { cli.children.first.map { $0 != python } ?? false }, "SIGHUP respawns the child")
+        try await waitUntil("SIGHUP respawns the child") { cli.children.first.map { $0 != python } ?? false }
         // The new child can answer /health before the supervisor's own probe has seen it;
         // the restart is over when the host says so.
-        #expect(await eventually { eventTypes(eventsFile).filter { $0 == "healthy" }.count == 2 })
+        try await waitUntil("two healthy events are written") { eventTypes(eventsFile).filter { $0 == "healthy" }.count == 2 }
         #expect(try await client.health().status == "ok")
 
         cli.signal(SIGTERM)
@@ -62,7 +63,7 @@ struct CLISubprocessTests {
         let python = try #require(cli.children.first)
         cli.signal(SIGKILL)
         _ = try await cli.waitForExit()
-        #expect(await eventually { !processIsAlive(python) }, "python (pid \(python)) outlived its SIGKILLed host")
+        try await waitUntil("python (pid \(python)) ends with its SIGKILLed host") { !processIsAlive(python) }
     }
 
     @Test func aBadModeIsRefused() async throws {
@@ -90,7 +91,7 @@ struct CLISubprocessTests {
         #expect(environment.contains("CAGENT_PYTHON_HOME=\(venv)"), "the child uses the runtime the host found")
         cli.signal(SIGTERM)
         #expect(try await cli.waitForExit() == 0, "stderr: \(cli.stderr)")
-        #expect(await eventually { !processIsAlive(python) })
+        try await waitUntil("python (pid \(python)) has ended") { !processIsAlive(python) }
     }
 
     /// `--child-python libpython`: the bench's control, CPython's own main on the host's
@@ -197,26 +198,21 @@ private final class CLI: Sendable {
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     func waitUntilListening() async throws -> Int {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
-               let port = line.split(separator: ":").last.flatMap({ Int($0) }) {
-                return port
-            }
-            if !process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw CLIFailure(description: "not listening; stderr:\n\(stderr)")
+        try await waitUntil("`listening on` is printed; stderr:\n\(stderr)") { listeningPort != nil || !process.isRunning }
+        guard let port = listeningPort else { throw CLIFailure(description: "exited before listening; stderr:\n\(stderr)") }
+        return port
+    }
+
+    private var listeningPort: Int? {
+        stdout.split(separator: "\n").first { $0.hasPrefix("listening on ") }.flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
     }
 
     func waitForExit() async throws -> Int32 {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                throw CLIFailure(description: "still running; stderr:\n\(stderr)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        do {
+            try await waitUntil("the process exits; stderr:\n\(stderr)", timeout: .seconds(30)) { !process.isRunning }
+        } catch {
+            kill(process.processIdentifier, SIGKILL)
+            throw error
         }
         return process.terminationStatus
     }

@@ -1,5 +1,6 @@
 import EmbeddedHost
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ struct NoOrphanTests {
 
         kill(host.processIdentifier, SIGKILL)
         host.waitUntilExit()
-        #expect(await eventually { !processIsAlive(child) }, "python (pid \(child)) outlived its SIGKILLed host")
+        try await waitUntil("python (pid \(child)) ends with its SIGKILLed host") { !processIsAlive(child) }
     }
 
     private func readLine(_ handle: FileHandle) async throws -> String {

@@ -1,6 +1,7 @@
 import CagentClient
 import EmbeddedHost
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +32,7 @@ struct SubprocessSidecarTests {
         #expect(await sidecar.state == .stopped)
         #expect(!processIsAlive(pid))
         sidecar.closeEvents()
-        let all = await events.finished()
+        let all = try await events.finished()
         #expect(all.map(\.type) == ["starting", "healthy", "stopping", "stopped"])
         #expect(all.first?.kind == .starting(generation: 1))
         #expect(all.last?.kind == .stopped(clean: true, detail: nil))
@@ -72,8 +73,8 @@ struct SubprocessSidecarTests {
         #expect(await sidecar.state == .stopped)
         #expect(!processIsAlive(pid))
         sidecar.closeEvents()
-        guard case .stopped(let clean, let detail)? = await events.finished().last?.kind else {
-            Issue.record("no stopped event: \(events.types)")
+        guard case .stopped(let clean, let detail)? = try await events.finished().last?.kind else {
+            Issue.record("no stopped event: \(await events.types)")
             return
         }
         #expect(!clean)
@@ -100,8 +101,8 @@ struct SubprocessSidecarTests {
         }
         #expect(message.contains("pid \(pid)") && message.contains("signal 9 (SIGKILL)"), "\(message)")
         // The event reader runs on its own task: wait for it to have seen the failure.
-        #expect(await eventually { events.types.count >= 3 })
-        #expect(events.types == ["starting", "healthy", "failed"])
+        try await events.waitUntil("three events arrived") { $0.count >= 3 }
+        #expect(await events.types == ["starting", "healthy", "failed"])
 
         // What a supervisor does after a crash: start again, a new child.
         try await sidecar.start()
@@ -112,7 +113,7 @@ struct SubprocessSidecarTests {
         #expect(try await CagentClient(baseURL: try #require(await sidecar.baseURL), token: sidecar.token).health().status == "ok")
         try await sidecar.stop()
         sidecar.closeEvents()
-        #expect(await events.finished().map(\.type) == ["starting", "healthy", "failed", "starting", "healthy", "stopping", "stopped"])
+        #expect(try await events.finished().map(\.type) == ["starting", "healthy", "failed", "starting", "healthy", "stopping", "stopped"])
     }
 
     @Test func respawnReplacesTheChildAndWarmOrColdAreRefused() async throws {
@@ -141,7 +142,7 @@ struct SubprocessSidecarTests {
 
         try await sidecar.stop()
         sidecar.closeEvents()
-        let all = await events.finished()
+        let all = try await events.finished()
         #expect(all.map(\.type) == ["starting", "healthy", "restarting", "healthy", "stopping", "stopped"])
         #expect(all[2].kind == .restarting(kind: .respawn, reason: "requested", why: "requested"))
         #expect(all[3].kind == .healthy(generation: 2))

@@ -1,6 +1,7 @@
 import CagentClient
 import EmbeddedHost
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -18,11 +19,11 @@ struct SupervisedSubprocessTests {
         let events = EventLog(supervisor.events())
         let run = Task { try await supervisor.run() }
 
-        #expect(await eventually { await sidecar.state == .running(generation: 1) })
+        try await waitUntil("the first generation runs") { await sidecar.state == .running(generation: 1) }
         let first = try #require(await sidecar.pid)
         kill(first, SIGKILL)
 
-        #expect(await eventually { await sidecar.state == .running(generation: 2) }, "events: \(events.types)")
+        try await waitUntil("the second generation runs") { await sidecar.state == .running(generation: 2) }
         let second = try #require(await sidecar.pid)
         #expect(second != first)
         let client = CagentClient(baseURL: try #require(await sidecar.baseURL), token: sidecar.token)
@@ -32,7 +33,7 @@ struct SupervisedSubprocessTests {
         try await run.value
         #expect(!processIsAlive(second))
         sidecar.closeEvents()
-        let all = await events.finished()
+        let all = try await events.finished()
         #expect(all.map(\.type) == ["starting", "healthy", "failed", "restarting", "starting", "healthy", "stopping", "stopped"])
         guard all.count > 3, case .restarting(let kind, _, _, let attempt, _) = all[3].kind else {
             Issue.record("no restarting event: \(all.map(\.type))")

@@ -15,6 +15,7 @@ import pytest
 from cagent_host.direct import DirectCalls
 from cagent_host.messages import DirectDelivery, DirectRequest, DirectRequestKind
 from cagent_host.server import purge_service_modules
+from waiting import wait_until_blocking
 
 SERVICE = Path(__file__).resolve().parents[2] / "python"
 FIXTURE_AGENTS = Path(__file__).resolve().parents[1] / "EmbeddedHostTests" / "Fixtures" / "agents"
@@ -86,31 +87,18 @@ def test_cancelling_a_stream_cancels_the_run(calls: tuple[DirectCalls, Any]) -> 
     direct, app = calls
     inbox = Inbox()
     future = direct.stream("slow_stream", {"steps": 100000, "interval": 0.01}, None, None, inbox)
-    while not inbox.items:
-        threading.Event().wait(0.01)
+    wait_until_blocking(lambda: bool(inbox.items), what="the stream's first event arrives")
     future.cancel()
-    deadline = threading.Event()
-    for _ in range(500):
-        if app.state.service.task_count == 0:
-            break
-        deadline.wait(0.01)
-    assert app.state.service.task_count == 0
+    wait_until_blocking(lambda: app.state.service.task_count == 0, what="the cancelled run's task ends")
 
 
 def test_cancelling_an_execute_cancels_the_run(calls: tuple[DirectCalls, Any]) -> None:
     direct, app = calls
     inbox = Inbox()
     future = direct.execute("slow_stream", {"steps": 100000, "interval": 0.01}, None, None, inbox)
-    for _ in range(500):
-        if app.state.service.task_count == 1:
-            break
-        threading.Event().wait(0.01)
+    wait_until_blocking(lambda: app.state.service.task_count == 1, what="the run's task starts")
     future.cancel()
-    for _ in range(500):
-        if app.state.service.task_count == 0:
-            break
-        threading.Event().wait(0.01)
-    assert app.state.service.task_count == 0
+    wait_until_blocking(lambda: app.state.service.task_count == 0, what="the cancelled run's task ends")
     assert inbox.items == [("done", {"cancelled": True})]
 
 
@@ -138,10 +126,10 @@ def test_the_host_inbox_starts_and_cancels_calls_by_their_named_fields(calls: tu
         {"kind": DirectRequestKind.STREAM, "call_id": 2, "agent_id": "slow_stream", "input": {"steps": 100000, "interval": 0.01}, "context": None, "timeout_s": None},
     ])
     os.write(write_fd, b"\x01")
-    for _ in range(500):
-        if any(call_id == 2 and delivery == DirectDelivery.EVENT for call_id, delivery, _ in delivered):
-            break
-        threading.Event().wait(0.01)
+    wait_until_blocking(
+        lambda: any(call_id == 2 and delivery == DirectDelivery.EVENT for call_id, delivery, _ in delivered),
+        what="the stream's first event is delivered",
+    )
     inbox.append([{"kind": DirectRequestKind.CANCEL, "call_id": 2}])
     os.write(write_fd, b"\x01")
     assert finished.wait(10)

@@ -9,7 +9,6 @@ import os
 import socket
 import sys
 import threading
-import time
 import urllib.request
 import weakref
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 
 from cagent_host import runner
 from cagent_host.server import purge_service_modules
+from waiting import wait_until_blocking
 
 APP = """
 import gc
@@ -143,16 +143,16 @@ def test_the_replaced_server_serves_until_retired_then_closes_its_connections(se
     old.request("GET", "/health")
     assert json.loads(old.getresponse().read())["version"] == "1"
     host.request("retire")
-    deadline = time.monotonic() + 10
-    closed = False
-    while not closed and time.monotonic() < deadline:
+
+    def old_connection_closed() -> bool:
         try:
             old.request("GET", "/health")
             old.getresponse().read()
-            time.sleep(0.01)
         except (ConnectionError, http.client.HTTPException, OSError):
-            closed = True
-    assert closed, "the replaced server kept its connection open after retire"
+            return True
+        return False
+
+    wait_until_blocking(old_connection_closed, what="the replaced server closes its keep-alive connection after retire")
     assert host.get("/health")["version"] == "2"
     host.request("stop")
     assert host.finish() == "stop"
@@ -182,12 +182,8 @@ def test_a_retired_service_is_collected_although_it_was_frozen(service: Path, li
     assert gc.isenabled()
     assert old_marker() is not None, "the old service serves until it is retired"
     host.request("retire")
-    deadline = time.monotonic() + 10
-    while old_marker() is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert old_marker() is None, "the replaced service's cyclic objects were never collected"
-    while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until_blocking(lambda: old_marker() is None, what="the replaced service's cyclic objects are collected")
+    wait_until_blocking(lambda: gc.get_freeze_count() != 0, what="the new service is frozen again")
     assert gc.get_freeze_count() > 10_000, "the new service is frozen again after the collection"
     host.request("stop")
     assert host.finish() == "stop"
@@ -198,9 +194,7 @@ def test_a_broken_reload_keeps_the_running_service(service: Path, listener: sock
     host.wait_serving()
     (service / "helper.py").write_text("VERSION = (\n")
     host.request("warm")
-    deadline = time.monotonic() + 10
-    while not any(kind == "warm_restart_failed" for kind, _ in host.notes) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until_blocking(lambda: any(kind == "warm_restart_failed" for kind, _ in host.notes), what="the host is told the reload failed")
     assert host.get("/health")["version"] == "1"
     failure = next(payload for kind, payload in host.notes if kind == "warm_restart_failed")
     assert failure["error"].startswith("SyntaxError")

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from config import Settings
 from main import create_app
+from waiting import wait_until as wait_until, wait_until_blocking  # wait_until re-exported: the service tests import it from here
 
 FIXTURES = Path(__file__).parent / "agents_fixtures"
 TOKEN = "test-token"
@@ -89,15 +90,6 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[Event]:
             lines = []
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Polls; the timeout is only a safety net against hangs, not a timing assertion."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
-
-
 def fault_agents() -> Any:
     """The module of the good fixture agents as loaded by the latest create_app."""
     import sys
@@ -135,11 +127,9 @@ class RealServer:
 
         self._thread = threading.Thread(target=serve, name="uvicorn-test", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if self._errors or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {self._errors}")
-            time.sleep(0.01)
+        wait_until_blocking(lambda: server.started or bool(self._errors), what="the test server started")
+        if self._errors:
+            raise RuntimeError(f"server did not start: {self._errors}")
         return self
 
     def stop(self) -> None:

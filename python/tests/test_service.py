@@ -237,7 +237,7 @@ async def test_shutdown_does_not_hang_on_a_run_that_ignores_cancellation(service
 
 async def test_cancel_ends_a_started_run_with_a_cancelled_error(service: AgentService) -> None:
     request_id = service.start_run("sleeps", {"seconds": 60})
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop, no time: the run's task begins before it is cancelled
     assert service.cancel(request_id) is True
     events = await collect(service, request_id)
     assert events[-1].type == "error"

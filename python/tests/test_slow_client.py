@@ -4,17 +4,15 @@ receive buffer, a real uvicorn on both stacks, and a run that emits ~16 MB of ev
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
-import time
 from typing import Iterator
 
 import httpx
 import pytest
 
 from service import AgentService
-from service_support import AUTH, STACKS, STACK_IDS, TOKEN, RealServer, make_app, serve_on
+from service_support import AUTH, STACKS, STACK_IDS, TOKEN, RealServer, make_app, serve_on, wait_until
 
 #: What uvicorn buffers for one connection before its send waits (flow control: 64 KiB),
 #: plus one event over it, with room to spare; the run emits 250 times this.
@@ -69,25 +67,21 @@ async def test_a_client_that_never_reads_costs_a_bounded_buffer_and_is_dropped(s
         try:
             # Until the server gives up on it: the most it ever buffered for it.
             largest = 0
-            deadline = time.monotonic() + 60
             closed = f"stream of run {request_id} closed"
-            while not any(closed in message for message in records.messages):
-                assert time.monotonic() < deadline, "the stuck stream was never closed"
+
+            def given_up() -> bool:
+                nonlocal largest
                 largest = max(largest, write_buffers(server))
-                await asyncio.sleep(0.01)
+                return any(closed in message for message in records.messages)
+
+            await wait_until(given_up, timeout=60, what="the server closes the stuck stream")
             assert largest <= BUFFER_BOUND, f"the server buffered {largest} bytes for a client that never reads"
             # The run ended on its own, unhindered, with all its events kept for replay.
             run = service._runs[request_id]
-            deadline = time.monotonic() + 30
-            while not run.done:
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.01)
+            await wait_until(lambda: run.done, timeout=30, what="the run ends on its own")
             assert len(run.events) == EVENTS + 1
             # The stream's subscription is gone with it.
-            deadline = time.monotonic() + 10
-            while service.subscriber_count:
-                assert time.monotonic() < deadline, "the stuck stream's subscription was kept"
-                await asyncio.sleep(0.01)
+            await wait_until(lambda: not service.subscriber_count, what="the stuck stream's subscription is dropped")
         finally:
             stuck.close()
     finally:

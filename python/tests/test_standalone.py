@@ -8,12 +8,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from service_support import FIXTURES
+from waiting import wait_until_blocking
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,18 +24,27 @@ def service_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def serving_url(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The URL uvicorn logs once it listens; fails at once if the process ended first."""
+    found: list[str] = []
+
+    def listening() -> bool:
+        assert process.poll() is None, log.read_text()
+        match = re.search(r"Uvicorn running on (http://127.0.0.1:\d+)", log.read_text())
+        found.extend(match.groups() if match else ())
+        return bool(found)
+
+    wait_until_blocking(listening, timeout=30, what=f"uvicorn listens ({log})")
+    return found[0]
+
+
 def test_uvicorn_main_app_with_generated_token(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
     log = tmp_path / "stderr.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(command, cwd=SERVICE_DIR, env=service_env(), stdout=subprocess.DEVNULL, stderr=stderr)
         try:
-            deadline = time.monotonic() + 30
-            while not (match := re.search(r"Uvicorn running on http://127.0.0.1:(\d+)", log.read_text())):
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{match.group(1)}"
+            url = serving_url(process, log)
             token_lines = re.findall(r"token for this launch: (\S+)", log.read_text())
             assert len(token_lines) == 1  # logged once
             token = token_lines[0]
@@ -64,12 +73,7 @@ def test_post_shutdown_stops_uvicorn_and_the_process_exits_0(tmp_path: Path) -> 
             command, cwd=SERVICE_DIR, env=service_env(CAGENT_TOKEN="t"), stdout=subprocess.DEVNULL, stderr=stderr
         )
         try:
-            deadline = time.monotonic() + 30
-            while not (match := re.search(r"Uvicorn running on http://127.0.0.1:(\d+)", log.read_text())):
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            with httpx.Client(base_url=f"http://127.0.0.1:{match.group(1)}", timeout=10) as client:
+            with httpx.Client(base_url=serving_url(process, log), timeout=10) as client:
                 response = client.post("/shutdown", headers={"Authorization": "Bearer t"})
                 assert response.status_code == 200
                 assert response.json() == {"status": "ok", "exiting": True}

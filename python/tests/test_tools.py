@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from tools import ServerConfig, ToolError, Toolsets, ToolsetsFileError
+from waiting import wait_until
 
 SAMPLE = Path(__file__).parent / "mcp_servers" / "sample_server.py"
 
@@ -35,15 +35,6 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
-
-
-async def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
     return True
 
 
@@ -162,10 +153,11 @@ async def test_calls_reuse_one_session(shared: Toolsets) -> None:
 
 
 @on_shared_loop
-async def test_cancelled_call_leaves_the_session_usable(shared: Toolsets) -> None:
+async def test_cancelled_call_leaves_the_session_usable(shared: Toolsets, tmp_path: Path) -> None:
     before = await server_pid(shared)
-    call = asyncio.create_task(shared.call("slow", {"seconds": 30}))
-    await asyncio.sleep(0.2)
+    began = tmp_path / "slow-began"
+    call = asyncio.create_task(shared.call("slow", {"seconds": 30, "mark": str(began)}))
+    await wait_until(began.exists, what="the server runs the slow call")
     call.cancel()  # what a cancelled run does to its tool call
     with pytest.raises(asyncio.CancelledError):
         await call
@@ -205,16 +197,16 @@ async def test_crash_fails_the_call_and_restarts_on_next_use(toolsets: Toolsets)
     text = result.text()
     assert "MCP server 'sample' exited or closed the connection during the call to 'crash'" in text
     assert "restarted on next use" in text
-    assert await wait_until(lambda: not alive(first))
+    await wait_until(lambda: not alive(first), what="the crashed server is gone")
     second = await server_pid(toolsets)
     assert second != first
     assert (await toolsets.call("add", {"a": 20, "b": 22})).text() == "42"
-    assert await wait_until(lambda: toolsets.open_sessions == 1)
+    await wait_until(lambda: toolsets.open_sessions == 1, what="one session is open")
 
     # A server killed while idle: the death may or may not be noticed before the next
     # call goes out; at the latest the call after that runs on a new server.
     os.kill(second, signal.SIGKILL)
-    assert await wait_until(lambda: not alive(second))
+    await wait_until(lambda: not alive(second), what="the killed server is gone")
     results = [await toolsets.call("pid", {}) for _ in range(2)]
     assert not results[-1].is_error
     assert int(results[-1].structured["result"]) not in (first, second)
@@ -231,7 +223,7 @@ async def test_concurrent_calls_share_one_start(toolsets: Toolsets) -> None:
     assert toolsets.open_sessions == 1
 
 
-async def test_same_tool_name_is_qualified_and_aclose_stops_servers() -> None:
+async def test_same_tool_name_is_qualified_and_aclose_stops_servers(tmp_path: Path) -> None:
     toolsets = Toolsets({"left": sample("--prefix", "L:"), "right": sample("--prefix", "R:")}, timeout_s=10)
     names = {tool.name: tool.server for tool in await toolsets.list_tools()}
     assert toolsets.open_sessions == 2
@@ -243,8 +235,9 @@ async def test_same_tool_name_is_qualified_and_aclose_stops_servers() -> None:
     pids = [await server_pid(toolsets, "left__pid"), await server_pid(toolsets, "right__pid")]
 
     # A call in flight at close time ends with an error result, not a hang.
-    in_flight = asyncio.create_task(toolsets.call("left__slow", {"seconds": 30}))
-    await asyncio.sleep(0.2)
+    began = tmp_path / "slow-began"
+    in_flight = asyncio.create_task(toolsets.call("left__slow", {"seconds": 30, "mark": str(began)}))
+    await wait_until(began.exists, what="the left server runs the slow call")
     await toolsets.aclose()
     assert toolsets.open_sessions == 0
     assert not any(alive(pid) for pid in pids)
@@ -276,7 +269,7 @@ async def test_server_that_cannot_start() -> None:
             await dies.session()
         assert "MCP server 'dies' failed to start" in str(caught.value)
         assert "boom: no config" in str(caught.value)  # its stderr explains why
-        assert await wait_until(lambda: toolsets.open_sessions == 0)
+        await wait_until(lambda: toolsets.open_sessions == 0, what="no session is open")
     finally:
         await toolsets.aclose()
 
@@ -311,6 +304,6 @@ async def test_server_that_never_answers_times_out_at_start() -> None:
     try:
         with pytest.raises(ToolError, match="MCP server 'hang' failed to start .*no answer to initialize within 0.5 s"):
             await toolsets.list_tools()
-        assert await wait_until(lambda: toolsets.open_sessions == 0)
+        await wait_until(lambda: toolsets.open_sessions == 0, what="no session is open")
     finally:
         await toolsets.aclose()

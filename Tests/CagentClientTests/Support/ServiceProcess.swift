@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,30 +68,26 @@ final class ServiceProcess: Sendable {
         self.process = process
         self.token = token
 
-        let deadline = ContinuousClock.now + .seconds(60)
         var found: Int?
-        while found == nil {
-            let text = box.text
-            if let range = text.range(of: "Uvicorn running on http://127.0.0.1:") {
-                found = Int(text[range.upperBound...].prefix { $0.isNumber })
-            } else if !process.isRunning || ContinuousClock.now > deadline {
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                throw Failure(description: "the service did not start; output:\n\(text)")
-            } else {
-                try await Task.sleep(for: .milliseconds(20))
+        do {
+            try await waitUntil("the service listens; output:\n\(box.text)") {
+                let text = box.text
+                found = text.range(of: "Uvicorn running on http://127.0.0.1:").flatMap { Int(text[$0.upperBound...].prefix { $0.isNumber }) }
+                return found != nil || !process.isRunning
             }
+        } catch {
+            kill(process.processIdentifier, SIGKILL)
+            throw error
         }
-        self.port = found!
+        guard let found else { throw Failure(description: "the service did not start; output:\n\(box.text)") }
+        self.port = found
         self.box = box
     }
 
     /// The exit status once the process has ended on its own (POST /shutdown), or nil if
     /// it is still running after `bound`.
     func waitForExit(within bound: Duration = .seconds(30)) async -> Int32? {
-        let deadline = ContinuousClock.now + bound
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        _ = try? await waitUntil("the service exits", timeout: bound) { !process.isRunning }
         return process.isRunning ? nil : process.terminationStatus
     }
 
@@ -98,10 +95,7 @@ final class ServiceProcess: Sendable {
     func stop() async {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        _ = try? await waitUntil("the service exits", timeout: .seconds(10)) { !process.isRunning }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 

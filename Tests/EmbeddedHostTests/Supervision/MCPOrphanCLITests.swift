@@ -1,5 +1,6 @@
 import Bridge
 import Foundation
+import TestSupport
 import Testing
 @testable import EmbeddedHost
 
@@ -34,8 +35,6 @@ struct MCPOrphanCLITests {
 
         sidecar.signal(SIGKILL)
         _ = await sidecar.waitForExit()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ProcessStatus.isAlive(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!ProcessStatus.isAlive(pid), "the MCP server (pid \(pid)) outlived its SIGKILLed host")
+        try await waitUntil("the MCP server (pid \(pid)) ends with its SIGKILLed host") { !ProcessStatus.isAlive(pid) }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EmbeddedHost
+import TestSupport
 
 /// ``Supervisor/waitUntilRunning()``: an app awaits the service instead of polling the
 /// state, and hears why it never came up.
@@ -63,7 +64,7 @@ struct ReadySignalTests {
         let supervisor = try Supervisor(sidecar: sidecar, configuration: slow)
         let log = EventLog(sidecar.events())
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("restarting"))  // in the backoff after the failed start
+        try await log.waitFor("restarting")  // in the backoff after the failed start
         try await supervisor.stop()
         try await run.value
         await #expect(throws: SupervisorError.stoppedBeforeRunning) { try await supervisor.waitUntilRunning() }

@@ -1,5 +1,6 @@
 import Bridge
 import Foundation
+import TestSupport
 import Testing
 @testable import EmbeddedHost
 
@@ -68,13 +69,14 @@ struct StopRulesCLITests {
         let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         let host = try #require(Int32(line.trimmingCharacters(in: .whitespacesAndNewlines)), "the shell said: \(line)")
         defer { if ProcessStatus.isAlive(host) { kill(host, SIGKILL) } }
-        #expect(await eventually { eventTypes(events).contains("healthy") || !ProcessStatus.isAlive(host) })
+        try await waitUntil("the host is healthy or has ended") { eventTypes(events).contains("healthy") || !ProcessStatus.isAlive(host) }
         #expect(eventTypes(events).contains("healthy"), "stderr:\n\(stderrText(stderrFile))")
 
         kill(parent.processIdentifier, SIGKILL)
         parent.waitUntilExit()
-        #expect(await eventually(within: .seconds(60)) { !ProcessStatus.isAlive(host) },
-                "the host (pid \(host)) outlived its SIGKILLed parent; stderr:\n\(stderrText(stderrFile))")
+        try await waitUntil("the host (pid \(host)) ends with its SIGKILLed parent; stderr:\n\(stderrText(stderrFile))") {
+            !ProcessStatus.isAlive(host)
+        }
         #expect(eventTypes(events) == ["starting", "healthy", "stopping", "stopped"], "stderr:\n\(stderrText(stderrFile))")
     }
 
@@ -87,15 +89,6 @@ struct StopRulesCLITests {
 
     private func stderrText(_ path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    }
-
-    private func eventually(within bound: Duration = .seconds(90), _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + bound
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return condition()
     }
 }
 

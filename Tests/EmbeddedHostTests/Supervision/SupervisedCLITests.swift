@@ -1,5 +1,6 @@
 import Bridge
 import Foundation
+import TestSupport
 import Testing
 @testable import EmbeddedHost
 
@@ -224,8 +225,7 @@ struct SupervisedCLITests {
         #expect(await sidecar.waitFor("healthy", count: 2), "stderr:\n\(sidecar.stderr)")
         // The first cold restart keeps the first interpreter's leftovers (tens of MB).
         sidecar.signal(SIGHUP)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !sidecar.stderr.contains("budget"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitUntil("it speaks of the budget; stderr:\n\(sidecar.stderr)") { sidecar.stderr.contains("budget") }
         #expect(sidecar.stderr.contains("the budget is 1 MB"), "stderr:\n\(sidecar.stderr)")
         #expect(sidecar.types().filter { $0 == "healthy" }.count == 2, "no second cold restart: \(sidecar.types())")
         let client = LoopbackHTTP(port: port, token: sidecar.token)

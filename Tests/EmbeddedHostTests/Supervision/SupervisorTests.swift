@@ -2,6 +2,7 @@ import Foundation
 import Loopback
 import Testing
 @testable import EmbeddedHost
+import TestSupport
 
 /// The supervisor's decisions over a scripted backend (no Python): tiny intervals, and
 /// assertions on what happened and in which order, never on how long it took.
@@ -31,7 +32,7 @@ struct SupervisorTests {
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
         let run = Task { try await supervisor.run() }
         for crash in 1...6 {
-            #expect(await log.waitFor("healthy", count: crash))
+            try await log.waitFor("healthy", count: crash)
             await sidecar.crash()
         }
         await #expect(throws: SupervisorError.circuitOpen(restarts: 5, lastError: "crashed: crashed on purpose")) { try await run.value }
@@ -56,9 +57,9 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.coldRestartBudget = 256 << 20; $0.onExhausted = policy })
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         await sidecar.crash()
-        #expect(await log.waitFor("restart_exhausted"))
+        try await log.waitFor("restart_exhausted")
         let exhausted = await log.events.first { $0.type == "restart_exhausted" }
         #expect(exhausted?.kind == .restartExhausted(growth: 300 << 20, budget: 256 << 20, why: "the interpreter has ended", policy: policy))
         #expect(await sidecar.starts == 1, "no second start")
@@ -66,7 +67,7 @@ struct SupervisorTests {
         case .exit:
             await #expect(throws: SupervisorError.self) { try await run.value }
         case .stay:
-            while await supervisor.state != .exhausted { try await Task.sleep(for: .milliseconds(5)) }
+            try await waitUntil("the supervisor settles in .exhausted") { await supervisor.state == .exhausted }
             try await supervisor.stop()
             try await run.value
         }
@@ -79,10 +80,10 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         await sidecar.requestStop("POST /shutdown")
         try await run.value
-        #expect(await log.waitFor("stopped"))
+        try await log.waitFor("stopped")
         #expect(await log.types == ["starting", "healthy", "stopping", "stopped"])
         #expect(await sidecar.restarts.isEmpty)
         #expect(await sidecar.starts == 1)
@@ -95,12 +96,12 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.maxRetries = 3 })
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         await sidecar.set(healthy: false)
-        #expect(await log.waitFor("healthy", count: 2))
+        try await log.waitFor("healthy", count: 2)
         try await supervisor.stop()
         try await run.value
-        #expect(await log.waitFor("stopped"))
+        try await log.waitFor("stopped")
         let types = await log.types
         #expect(types == ["starting", "healthy", "unhealthy", "unhealthy", "unhealthy", "restarting", "healthy", "stopping", "stopped"])
         let failures = await log.events.compactMap { if case .unhealthy(_, let n) = $0.kind { n } else { nil } }
@@ -116,10 +117,10 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         try await supervisor.stop()
         try await run.value
-        #expect(await log.waitFor("stopped"))
+        try await log.waitFor("stopped")
         #expect(await log.types == ["starting", "failed", "restarting", "starting", "failed", "restarting", "starting", "healthy", "stopping", "stopped"])
         #expect(restarts(await log.events).map(\.attempt) == [1, 2])
     }
@@ -131,7 +132,7 @@ struct SupervisorTests {
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.maxRestarts = 2 })
         await #expect(throws: SupervisorError.self) { try await supervisor.run() }
         #expect(await sidecar.starts == 3)
-        #expect(await log.waitFor("circuit_open"))
+        try await log.waitFor("circuit_open")
         #expect(await log.types == ["starting", "failed", "restarting", "starting", "failed", "restarting", "starting", "failed", "circuit_open"])
     }
 
@@ -140,19 +141,19 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.stablePeriod = .milliseconds(100) })
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         await sidecar.crash()
-        #expect(await log.waitFor("healthy", count: 2))
+        try await log.waitFor("healthy", count: 2)
         await sidecar.crash()
-        #expect(await log.waitFor("healthy", count: 3))
+        try await log.waitFor("healthy", count: 3)
         #expect(await supervisor.restartCount == 2)
         // Healthy probes past the stable period clear the count.
-        while await supervisor.restartCount != 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitUntil("the restart count is cleared") { await supervisor.restartCount == 0 }
         await sidecar.crash()
-        #expect(await log.waitFor("healthy", count: 4))
+        try await log.waitFor("healthy", count: 4)
         try await supervisor.stop()
         try await run.value
-        #expect(await log.waitFor("stopped"))
+        try await log.waitFor("stopped")
         #expect(restarts(await log.events).map(\.attempt) == [1, 2, 1])
         #expect(restarts(await log.events).map(\.delay) == [10, 20, 10])
     }
@@ -165,9 +166,9 @@ struct SupervisorTests {
             $0.maxBackoff = .seconds(3600)
         })
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         await sidecar.crash()
-        #expect(await log.waitFor("restarting"))
+        try await log.waitFor("restarting")
         try await supervisor.stop()
         try await run.value
         #expect(await supervisor.state == .stopped)
@@ -180,12 +181,12 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         watchdog.stall(agent: "fault_sleep", requestID: "r1")
-        #expect(await log.waitFor("interrupted"))
+        try await log.waitFor("interrupted")
         try await supervisor.stop()
         try await run.value
-        #expect(await log.waitFor("stopped"))
+        try await log.waitFor("stopped")
         #expect(await log.types == ["starting", "healthy", "stalled", "interrupted", "stopping", "stopped"])
         let interrupted = await log.events.first { $0.type == "interrupted" }
         #expect(interrupted?.kind == .interrupted(agent: "fault_sleep", requestID: "r1"))
@@ -198,12 +199,12 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         watchdog.stall(interruptWorks: false)
-        #expect(await log.waitFor("healthy", count: 2))
+        try await log.waitFor("healthy", count: 2)
         try await supervisor.stop()
         try await run.value
-        #expect(await log.waitFor("stopped"))
+        try await log.waitFor("stopped")
         #expect(await log.types == ["starting", "healthy", "stalled", "restarting", "healthy", "stopping", "stopped"])
         #expect(await sidecar.restarts.first?.reason == "stalled: the event loop stayed blocked after the interrupt (agent fault_sleep)")
         #expect(restarts(await log.events).map(\.attempt) == [1])
@@ -215,11 +216,11 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         watchdog.stall(agent: nil, requestID: nil, gilHeld: true)
         await #expect(throws: SupervisorError.self) { try await run.value }
         #expect(await supervisor.state == .wedged)
-        #expect(await log.waitFor("wedged"))
+        try await log.waitFor("wedged")
         #expect(await log.types == ["starting", "healthy", "stalled", "wedged"])
         guard case .wedged(let stacks, let detail, .exit)? = await log.events.last?.kind else {
             Issue.record("no wedged event")
@@ -236,16 +237,16 @@ struct SupervisorTests {
         let log = EventLog(sidecar.events())
         let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.onWedged = .stay })
         let run = Task { try await supervisor.run() }
-        #expect(await log.waitFor("healthy"))
+        try await log.waitFor("healthy")
         watchdog.stall(gilHeld: true)
-        #expect(await log.waitFor("wedged"))
+        try await log.waitFor("wedged")
         #expect(await supervisor.state == .wedged)
         watchdog.loopTurnsAgain()
-        #expect(await log.waitFor("healthy", count: 2))
+        try await log.waitFor("healthy", count: 2)
         #expect(await supervisor.state == .running)
         try await supervisor.stop()
         try await run.value
-        #expect(await log.waitFor("stopped"))
+        try await log.waitFor("stopped")
         #expect(await log.types == ["starting", "healthy", "stalled", "wedged", "healthy", "stopping", "stopped"])
     }
 }

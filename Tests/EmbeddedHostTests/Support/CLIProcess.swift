@@ -1,6 +1,7 @@
 import EmbeddedHost
 import Foundation
 import Synchronization
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,18 +57,15 @@ final class CLIProcess: Sendable {
 
     /// The port from `listening on http://127.0.0.1:PORT`, once printed.
     func waitUntilListening(timeout: Duration = .seconds(60)) async throws -> Int {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
-               let port = line.split(separator: ":").last.flatMap({ Int($0) }) {
-                return port
-            }
-            if !process.isRunning {
-                throw LoopbackHTTP.Failure(description: "exited with \(process.terminationStatus) before listening; stderr:\n\(stderr)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("`listening on` is printed; stderr:\n\(stderr)", timeout: timeout) { listeningPort != nil || !process.isRunning }
+        guard let port = listeningPort else {
+            throw LoopbackHTTP.Failure(description: "exited with \(process.terminationStatus) before listening; stderr:\n\(stderr)")
         }
-        throw LoopbackHTTP.Failure(description: "no `listening on` within \(timeout); stderr:\n\(stderr)")
+        return port
+    }
+
+    private var listeningPort: Int? {
+        stdout.split(separator: "\n").first { $0.hasPrefix("listening on ") }.flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
     }
 
     func signal(_ number: Int32) {
@@ -76,13 +74,11 @@ final class CLIProcess: Sendable {
 
     /// Waits for the exit; kills the process and fails after `timeout`.
     func waitForExit(timeout: Duration = .seconds(30)) async throws -> Exit {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now >= deadline {
-                kill(process.processIdentifier, SIGKILL)
-                throw LoopbackHTTP.Failure(description: "still running after \(timeout); stderr:\n\(stderr)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        do {
+            try await waitUntil("the process exits; stderr:\n\(stderr)", timeout: timeout) { !process.isRunning }
+        } catch {
+            kill(process.processIdentifier, SIGKILL)
+            throw error
         }
         stdoutPipe.fileHandleForReading.readabilityHandler = nil
         stderrPipe.fileHandleForReading.readabilityHandler = nil

@@ -1,6 +1,7 @@
 import Bridge
 import Foundation
 import Synchronization
+import TestSupport
 @testable import EmbeddedHost
 
 /// `cagent-sidecar run` as a child process: for what cannot happen twice in the test
@@ -13,6 +14,19 @@ final class SidecarProcess: Sendable {
 
     private final class Output: Sendable {
         let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+        /// How many of the two pipes have been read to their end.
+        let ended = Mutex(0)
+
+        /// What a pipe's readability handler does: append, or at the end stop reading.
+        func read(_ handle: FileHandle, into stream: WritableKeyPath<(stdout: String, stderr: String), String>) {
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                ended.withLock { $0 += 1 }
+                return
+            }
+            text.withLock { $0[keyPath: stream] += String(decoding: data, as: UTF8.self) }
+        }
     }
 
     /// `standardInput`: a pipe the test holds (`--exit-with-parent` watches it for its end).
@@ -36,14 +50,8 @@ final class SidecarProcess: Sendable {
         process.standardOutput = stdout
         process.standardError = stderr
         if let standardInput { process.standardInput = standardInput }
-        stdout.fileHandleForReading.readabilityHandler = { [output] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.text.withLock { $0.stdout += text }
-        }
-        stderr.fileHandleForReading.readabilityHandler = { [output] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.text.withLock { $0.stderr += text }
-        }
+        stdout.fileHandleForReading.readabilityHandler = { [output] handle in output.read(handle, into: \.stdout) }
+        stderr.fileHandleForReading.readabilityHandler = { [output] handle in output.read(handle, into: \.stderr) }
         try process.run()
     }
 
@@ -56,16 +64,15 @@ final class SidecarProcess: Sendable {
 
     /// The port from `listening on http://127.0.0.1:PORT`, once printed.
     func port(within bound: Duration = .seconds(90)) async throws -> Int {
-        let deadline = ContinuousClock.now + bound
-        while ContinuousClock.now < deadline {
-            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
-               let port = Int(line.split(separator: ":").last ?? "") {
-                return port
-            }
-            if !process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("`listening on` is printed; stderr:\n\(stderr)", timeout: bound) { listeningPort != nil || !process.isRunning }
+        guard let port = listeningPort else {
+            throw LoopbackHTTP.Failure(description: "exited before a `listening on` line; stderr:\n\(stderr)")
         }
-        throw LoopbackHTTP.Failure(description: "no `listening on` line; stderr:\n\(stderr)")
+        return port
+    }
+
+    private var listeningPort: Int? {
+        stdout.split(separator: "\n").first { $0.hasPrefix("listening on ") }.flatMap { Int($0.split(separator: ":").last ?? "") }
     }
 
     /// The events file so far, one JSON object per line.
@@ -79,13 +86,9 @@ final class SidecarProcess: Sendable {
     /// Waits until `count` events of `type` are in the file; false when the bound passed.
     @discardableResult
     func waitFor(_ type: String, count: Int = 1, within bound: Duration = .seconds(90)) async -> Bool {
-        let deadline = ContinuousClock.now + bound
-        while ContinuousClock.now < deadline {
-            if types().filter({ $0 == type }).count >= count { return true }
-            if !process.isRunning { return types().filter({ $0 == type }).count >= count }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return false
+        let arrived = { self.types().filter { $0 == type }.count >= count }
+        _ = try? await waitUntil("\(count) '\(type)' event(s) arrived", timeout: bound) { arrived() || !process.isRunning }
+        return arrived()
     }
 
     func signal(_ signal: Int32) {
@@ -93,15 +96,15 @@ final class SidecarProcess: Sendable {
     }
 
     /// The exit status, or nil if it did not exit within the bound (then it is killed).
+    /// Returns once what it wrote has been read too (`stdout`, `stderr` are whole), or after
+    /// 10 s more when a child it left holds the pipes open.
     func waitForExit(within bound: Duration = .seconds(60)) async -> Int32? {
-        let deadline = ContinuousClock.now + bound
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        _ = try? await waitUntil("the process exits", timeout: bound) { !process.isRunning }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             return nil
         }
+        _ = try? await waitUntil("its output is read to the end", timeout: .seconds(10)) { output.ended.withLock { $0 } == 2 }
         return process.terminationStatus
     }
 }

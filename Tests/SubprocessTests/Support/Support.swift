@@ -67,35 +67,3 @@ func processIsAlive(_ pid: Int32) -> Bool {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
     return !status.contains("State:\tZ")
 }
-
-/// Polls until `condition` holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return await condition()
-}
-
-/// Every event published until `sidecar.closeEvents()`, collected in the background.
-final class EventLog: Sendable {
-    private let events = Mutex<[SidecarEvent]>([])
-    private let task = Mutex<Task<Void, Never>?>(nil)
-
-    init(_ stream: AsyncStream<SidecarEvent>) {
-        let reader = Task { [self] in
-            for await event in stream { events.withLock { $0.append(event) } }
-        }
-        task.withLock { $0 = reader }
-    }
-
-    var all: [SidecarEvent] { events.withLock { $0 } }
-    var types: [String] { all.map(\.type) }
-
-    /// Waits until the events stream ends (after closeEvents).
-    func finished() async -> [SidecarEvent] {
-        await task.withLock { $0 }?.value
-        return all
-    }
-}

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -54,8 +55,11 @@ def fail(reason: str = "it failed") -> str:
 
 
 @server.tool()
-async def slow(seconds: float) -> str:
-    """Sleep, then answer."""
+async def slow(seconds: float, mark: str = "") -> str:
+    """Sleep, then answer. `mark`: a file created once the call has begun, so that a test
+    waits for the call to be in flight rather than for a length of time."""
+    if mark:
+        Path(mark).touch()
     await asyncio.sleep(seconds)
     return f"slept {seconds}"
 

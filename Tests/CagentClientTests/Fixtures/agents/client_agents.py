@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from agents.base import Agent, Emit
@@ -45,9 +46,14 @@ class Fails(Agent):
 
 
 class Sleeps(Agent):
+    """Sleeps `seconds`. `mark`: a file created once the run has begun, so that a test
+    waits for the run to be under way rather than for a length of time."""
+
     id = "sleeps"
 
     async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        if "mark" in input:
+            Path(str(input["mark"])).touch()
         await emit("thinking", {"text": "sleeping"})
         await asyncio.sleep(float(input.get("seconds", 60)))
         return {"slept": True}

@@ -73,6 +73,15 @@ class StuckThreadAgent(Agent):
         return {"started": thread.name}
 
 
+class ThreadsAgent(Agent):
+    """The names of the interpreter's live threads (a test waits for a worker to end)."""
+
+    id = "threads"
+
+    async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        return {"threads": sorted(thread.name for thread in threading.enumerate())}
+
+
 class SlowStreamAgent(Agent):
     """Emits `thinking` events until cancelled or until `steps` are done."""
 
@@ -93,7 +102,9 @@ class RaisesAgent(Agent):
         raise ValueError(str(input.get("message", "boom")))
 
 
-#: Runs of `cancel_probe` that saw their cancellation, by the marker they were given.
+#: Runs of `cancel_probe` that began, and those that saw their cancellation, by the
+#: marker they were given: tests wait for a run to be under way by asking, not by sleeping.
+STARTED: set[str] = set()
 CANCELLED: set[str] = set()
 
 
@@ -103,6 +114,7 @@ class CancelProbeAgent(Agent):
     id = "cancel_probe"
 
     async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        STARTED.add(str(input["marker"]))
         try:
             while True:
                 await emit("thinking", {"marker": input["marker"]})
@@ -116,4 +128,4 @@ class CancelReportAgent(Agent):
     id = "cancel_report"
 
     async def run(self, input: dict[str, Any], context: dict[str, Any], emit: Emit) -> dict[str, Any]:
-        return {"cancelled": sorted(CANCELLED)}
+        return {"started": sorted(STARTED), "cancelled": sorted(CANCELLED)}
