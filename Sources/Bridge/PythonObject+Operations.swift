@@ -241,28 +241,29 @@ extension PythonObject: CustomStringConvertible, CustomDebugStringConvertible {
     /// `str(self)`. Safe from any thread: takes the GIL itself (reentrant), and describes
     /// rather than touches an object whose interpreter is gone.
     public var description: String {
-        guard isAlive else { return "<PythonObject from finalized interpreter generation \(generation)>" }
-        let text = GIL.withLockIfAvailable { () -> String in
-            guard let text = PyObject_Str(pointer) else {
-                PyErr_Clear()
-                return "<unprintable \(qualifiedTypeName(of: pointer)) object>"
-            }
-            defer { Py_DecRef(text) }
-            return utf8String(text) ?? "<str with lone surrogates>"
-        }
-        return text ?? "<PythonObject: interpreter not running>"
+        rendered(by: { PyObject_Str($0) }, failure: "unprintable", resultType: "str")
     }
 
     /// `repr(self)`, with the same safety as `description`.
     public var debugDescription: String {
+        rendered(by: { PyObject_Repr($0) }, failure: "unrepresentable", resultType: "repr")
+    }
+
+    /// What `str` and `repr` share: `convert` (`PyObject_Str` or `PyObject_Repr`) under
+    /// the GIL, and a placeholder instead of an exception wherever Python cannot answer
+    /// (`<failure TYPE object>`, a `resultType` with lone surrogates, no interpreter).
+    private func rendered(
+        by convert: (UnsafeMutablePointer<PyObject>) -> UnsafeMutablePointer<PyObject>?,
+        failure: String, resultType: String
+    ) -> String {
         guard isAlive else { return "<PythonObject from finalized interpreter generation \(generation)>" }
         let text = GIL.withLockIfAvailable { () -> String in
-            guard let text = PyObject_Repr(pointer) else {
+            guard let text = convert(pointer) else {
                 PyErr_Clear()
-                return "<unrepresentable \(qualifiedTypeName(of: pointer)) object>"
+                return "<\(failure) \(qualifiedTypeName(of: pointer)) object>"
             }
             defer { Py_DecRef(text) }
-            return utf8String(text) ?? "<repr with lone surrogates>"
+            return utf8String(text) ?? "<\(resultType) with lone surrogates>"
         }
         return text ?? "<PythonObject: interpreter not running>"
     }

@@ -65,14 +65,8 @@ public struct SupervisionOptions: ParsableArguments {
         config.stablePeriod = try duration(stablePeriod, "--stable-period")
         config.wedgeTimeout = try duration(wedgeTimeout, "--wedge-timeout")
         config.shutdownTimeout = try duration(shutdownTimeout, "--shutdown-timeout")
-        guard let policy = WedgedPolicy(rawValue: onWedged) else {
-            throw ValidationError("--on-wedged must be exit or stay (got \(onWedged))")
-        }
-        config.onWedged = policy
-        guard let exhausted = WedgedPolicy(rawValue: onExhausted) else {
-            throw ValidationError("--on-exhausted must be exit or stay (got \(onExhausted))")
-        }
-        config.onExhausted = exhausted
+        config.onWedged = try policy(onWedged, "--on-wedged")
+        config.onExhausted = try policy(onExhausted, "--on-exhausted")
         guard coldRestartBudget >= 0, coldRestartBudget <= Int.max >> 20 else {
             throw ValidationError("--cold-restart-budget must be 0 or more MB (got \(coldRestartBudget))")
         }
@@ -85,6 +79,15 @@ public struct SupervisionOptions: ParsableArguments {
         return config
     }
 
+    /// `--on-wedged` and `--on-exhausted` as a ``WedgedPolicy``; the error names the flag.
+    private func policy(_ value: String, _ flag: String) throws -> WedgedPolicy {
+        guard let policy = WedgedPolicy(rawValue: value) else {
+            throw ValidationError("\(flag) must be exit or stay (got \(value))")
+        }
+        return policy
+    }
+
+    /// A flag's seconds as a `Duration`; the error names the flag.
     private func duration(_ seconds: Double, _ flag: String) throws -> Duration {
         guard seconds.isFinite, seconds >= 0, seconds <= 86_400 * 365 else {
             throw ValidationError("\(flag) must be a number of seconds between 0 and one year (got \(seconds))")

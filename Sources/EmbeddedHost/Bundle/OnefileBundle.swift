@@ -134,13 +134,7 @@ public enum OnefileBundle {
             throw .io(path: temporaryRoot, errno: errno, what: "create a temporary folder in")
         }
         let directory = String(cString: made)
-        do {
-            try payload.extract(into: directory)
-            try writeMarker(payload, in: directory)
-        } catch {
-            try? FileManager.default.removeItem(atPath: directory)
-            throw error
-        }
+        try unpack(payload, into: directory)
         return Unpacked(directory: directory, outcome: .temporary, warnings: warnings)
     }
 
@@ -155,13 +149,7 @@ public enum OnefileBundle {
         let name = PathString.lastComponent(final)
         let temporary = PathString.join(root, ".unpack-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
         guard mkdir(temporary, 0o700) == 0 else { throw .io(path: temporary, errno: errno, what: "create") }
-        do {
-            try payload.extract(into: temporary)
-            try writeMarker(payload, in: temporary)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
+        try unpack(payload, into: temporary)
         var replaced = false
         for _ in 0..<5 {
             if rename(temporary, final) == 0 { return replaced ? .repaired : .unpacked }
@@ -194,6 +182,19 @@ public enum OnefileBundle {
             if mkdir(current, 0o700) != 0, errno != EEXIST {
                 throw .io(path: current, errno: errno, what: "create the cache folder")
             }
+        }
+    }
+
+    /// Extracts `payload` into the new, empty `directory` and marks it as this payload's
+    /// (the marker the cache's damage check looks for); on failure removes the folder, so
+    /// no partial unpacking stays behind, in the cache or in the temporary fallback.
+    private static func unpack(_ payload: PayloadFile, into directory: String) throws(PayloadError) {
+        do {
+            try payload.extract(into: directory)
+            try writeMarker(payload, in: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
         }
     }
 
