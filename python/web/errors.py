@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ServiceError
+from validation import problems
 
 log = logging.getLogger("cagent.http")
 
@@ -36,7 +37,7 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # loc/msg/type only: "input" and "ctx" may echo large or unserialisable values.
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+    message = problems(errors)
     return error_response(422, "invalid_request", message or "invalid request", errors=errors)
 
 
