@@ -17,6 +17,9 @@ from service_support import FIXTURES
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
+#: The service as the subprocess backend starts it.
+UVICORN = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
+
 
 def service_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAGENT_")}
@@ -24,18 +27,23 @@ def service_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def serving_url(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The service's URL once uvicorn, writing its stderr to ``log``, says it is running;
+    fails if the process ends first or 30 s pass."""
+    deadline = time.monotonic() + 30
+    while not (match := re.search(r"Uvicorn running on http://127.0.0.1:(\d+)", log.read_text())):
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{match.group(1)}"
+
+
 def test_uvicorn_main_app_with_generated_token(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
     log = tmp_path / "stderr.log"
     with log.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=SERVICE_DIR, env=service_env(), stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(UVICORN, cwd=SERVICE_DIR, env=service_env(), stdout=subprocess.DEVNULL, stderr=stderr)
         try:
-            deadline = time.monotonic() + 30
-            while not (match := re.search(r"Uvicorn running on http://127.0.0.1:(\d+)", log.read_text())):
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{match.group(1)}"
+            url = serving_url(process, log)
             token_lines = re.findall(r"token for this launch: (\S+)", log.read_text())
             assert len(token_lines) == 1  # logged once
             token = token_lines[0]
@@ -57,19 +65,13 @@ def test_uvicorn_main_app_with_generated_token(tmp_path: Path) -> None:
 def test_post_shutdown_stops_uvicorn_and_the_process_exits_0(tmp_path: Path) -> None:
     # "Release resources and exit": the subprocess backend tells this exit (status 0)
     # from a crash and does not restart the service.
-    command = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
     log = tmp_path / "stderr.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            command, cwd=SERVICE_DIR, env=service_env(CAGENT_TOKEN="t"), stdout=subprocess.DEVNULL, stderr=stderr
+            UVICORN, cwd=SERVICE_DIR, env=service_env(CAGENT_TOKEN="t"), stdout=subprocess.DEVNULL, stderr=stderr
         )
         try:
-            deadline = time.monotonic() + 30
-            while not (match := re.search(r"Uvicorn running on http://127.0.0.1:(\d+)", log.read_text())):
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            with httpx.Client(base_url=f"http://127.0.0.1:{match.group(1)}", timeout=10) as client:
+            with httpx.Client(base_url=serving_url(process, log), timeout=10) as client:
                 response = client.post("/shutdown", headers={"Authorization": "Bearer t"})
                 assert response.status_code == 200
                 assert response.json() == {"status": "ok", "exiting": True}
