@@ -22,6 +22,19 @@ FIXTURES = Path(__file__).parent / "agents_fixtures"
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
+#: Every endpoint of the service (method, path), and a path none answers.
+ENDPOINTS = [
+    ("GET", "/health"),
+    ("GET", "/agents"),
+    ("POST", "/agent/execute"),
+    ("POST", "/agent/runs"),
+    ("GET", "/agent/stream/some-id"),
+    ("POST", "/shutdown"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/no-such-path"),
+]
+
 
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
