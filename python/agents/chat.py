@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from agents.base import Agent, Emit, SchemaOf
 from tools import ToolError, ToolInfo, ToolResult
+from validation import problems
 
 if TYPE_CHECKING:
     import httpx
@@ -121,10 +122,7 @@ class ChatAgent(Agent):
         try:
             request = ChatInput.model_validate(input)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
-            )
-            raise ChatInputError(f"invalid input for the chat agent: {problems}") from None
+            raise ChatInputError(f"invalid input for the chat agent: {problems(error.errors(), 'input')}") from None
         if not settings.llm_base_url:
             raise ChatError("the chat agent needs an LLM: set CAGENT_LLM_BASE_URL (e.g. http://127.0.0.1:11434/v1)")
         messages = list(request.messages) if request.messages else [{"role": "user", "content": request.message}]

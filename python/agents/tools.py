@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.base import Agent, Emit, SchemaOf
+from validation import problems
 
 
 # defer_build: built on first use, not at every launch (agents.base.SchemaOf).
@@ -44,10 +45,7 @@ class ToolsAgent(Agent):
         try:
             request = ToolsInput.model_validate(input)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
-            )
-            raise ToolsInputError(f"invalid input for the tools agent: {problems}") from None
+            raise ToolsInputError(f"invalid input for the tools agent: {problems(error.errors(), 'input')}") from None
         results: list[dict[str, Any]] = []
         for call in request.calls:
             await emit("tool_call", {"tool": call.tool, "arguments": call.arguments})

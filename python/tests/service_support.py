@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -22,6 +23,19 @@ from waiting import wait_until as wait_until, wait_until_blocking  # wait_until 
 FIXTURES = Path(__file__).parent / "agents_fixtures"
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+#: Every endpoint of the service (method, path), and a path none answers.
+ENDPOINTS = [
+    ("GET", "/health"),
+    ("GET", "/agents"),
+    ("POST", "/agent/execute"),
+    ("POST", "/agent/runs"),
+    ("GET", "/agent/stream/some-id"),
+    ("POST", "/shutdown"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/no-such-path"),
+]
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -145,10 +159,29 @@ STACKS = [("asyncio", "h11"), ("uvloop", "httptools")]
 STACK_IDS = ["asyncio-h11", "uvloop-httptools"]
 
 
-def serve_on(stack: tuple[str, str], app: FastAPI) -> Iterator[RealServer]:
-    """A pytest fixture body: ``app`` on a real uvicorn with ``stack``, stopped after."""
-    loop, http = stack
-    running = RealServer(app, loop=loop, http=http).start()
-    yield running
-    running.stop()
+def real_server(**overrides: Any) -> Any:
+    """A test module's ``server`` fixture (``server = real_server(...)``): the app of
+    ``make_app(**overrides)`` on a real uvicorn, once per stack of STACKS, stopped after
+    each test."""
+
+    @pytest.fixture(params=STACKS, ids=STACK_IDS, name="server")
+    def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
+        loop, http = request.param
+        running = RealServer(make_app(**overrides), loop=loop, http=http).start()
+        yield running
+        running.stop()
+
+    return server
+
+
+def real_client(**options: Any) -> Any:
+    """A test module's ``client`` fixture (``client = real_client(...)``): an httpx client
+    of its ``server`` fixture that sends the token; ``options`` go to the client."""
+
+    @pytest.fixture(name="client")
+    async def client(server: RealServer) -> AsyncIterator[httpx.AsyncClient]:
+        async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=20, **options) as client:
+            yield client
+
+    return client
 

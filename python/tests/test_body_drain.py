@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from service_support import AUTH, STACKS, STACK_IDS, RealServer, make_app, serve_on
+from service_support import AUTH, RealServer, make_app, real_server
 from web import drain
 
 LIMIT = 1024 * 1024
@@ -20,9 +20,7 @@ LIMIT = 1024 * 1024
 BODY = b'{"agent_id": "echo", "input": {"text": "' + b"x" * (3 * LIMIT) + b'"}}'
 
 
-@pytest.fixture(params=STACKS, ids=STACK_IDS)
-def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    yield from serve_on(request.param, make_app(max_body_bytes=LIMIT))
+server = real_server(max_body_bytes=LIMIT)
 
 
 def post_whole_body(url: str, headers: dict[str, str]) -> tuple[int, dict]:

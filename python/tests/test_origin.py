@@ -8,23 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from service_support import AUTH, asgi_client, make_app
+from service_support import AUTH, ENDPOINTS, asgi_client, make_app
 
 ALLOWED = "http://app.example"
 EVIL = "http://evil.example"
 RUN = {"agent_id": "echo", "input": {}}
-
-EVERY_ENDPOINT = [
-    ("GET", "/health"),
-    ("GET", "/agents"),
-    ("POST", "/agent/execute"),
-    ("POST", "/agent/runs"),
-    ("GET", "/agent/stream/some-id"),
-    ("POST", "/shutdown"),
-    ("GET", "/openapi.json"),
-    ("GET", "/docs"),
-    ("GET", "/no-such-path"),
-]
 
 
 def assert_refused(response: httpx.Response, origin: str) -> None:
@@ -36,7 +24,7 @@ def assert_refused(response: httpx.Response, origin: str) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
-@pytest.mark.parametrize(("method", "path"), EVERY_ENDPOINT)
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 @pytest.mark.parametrize("allowed_origins", [(), (ALLOWED,)], ids=["none-configured", "other-configured"])
 async def test_disallowed_origin_with_the_token_is_403_before_anything_runs(
     method: str, path: str, allowed_origins: tuple[str, ...]

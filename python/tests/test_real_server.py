@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
 import httpx
 import pytest
@@ -13,28 +13,18 @@ import pytest
 from service import AgentService
 from service_support import (
     AUTH,
-    STACKS,
-    STACK_IDS,
     TOKEN,
     Event,
     RealServer,
     fault_agents,
-    make_app,
-    serve_on,
+    real_client,
+    real_server,
     sse_events,
     wait_until,
 )
 
-@pytest.fixture(params=STACKS, ids=STACK_IDS)
-def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    yield from serve_on(request.param, make_app())
-
-
-@pytest.fixture
-async def client(server: RealServer) -> AsyncIterator[httpx.AsyncClient]:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=20, limits=limits) as client:
-        yield client
+server = real_server()
+client = real_client(limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
 
 
 def service_of(server: RealServer) -> AgentService:

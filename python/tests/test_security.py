@@ -7,18 +7,12 @@ from typing import AsyncIterator
 import httpx
 import pytest
 
-from service_support import AUTH, TOKEN, asgi_client, make_app
+from service_support import AUTH, ENDPOINTS, TOKEN, asgi_client, make_app
 from web.security import host_name, normalize_hosts
 
-PROTECTED = [
-    ("GET", "/agents"),
-    ("POST", "/agent/execute"),
-    ("POST", "/agent/runs"),
-    ("GET", "/agent/stream/some-id"),
-    ("POST", "/shutdown"),
-    ("GET", "/openapi.json"),
-    ("GET", "/no-such-path"),
-]
+#: Every endpoint that wants the bearer token: not /health (open) nor /docs (which also
+#: takes the cookie: test_docs_cookie).
+PROTECTED = [(method, path) for method, path in ENDPOINTS if path not in ("/health", "/docs")]
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)

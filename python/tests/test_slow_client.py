@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Iterator
 
 import httpx
 import pytest
 
 from service import AgentService
-from service_support import AUTH, STACKS, STACK_IDS, TOKEN, RealServer, make_app, serve_on, wait_until
+from service_support import AUTH, TOKEN, RealServer, real_server, wait_until
 
 #: What uvicorn buffers for one connection before its send waits (flow control: 64 KiB),
 #: plus one event over it, with room to spare; the run emits 250 times this.
@@ -29,9 +28,7 @@ class Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-@pytest.fixture(params=STACKS, ids=STACK_IDS)
-def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    yield from serve_on(request.param, make_app(stream_send_timeout_s=1.0))
+server = real_server(stream_send_timeout_s=1.0)
 
 
 def write_buffers(server: RealServer) -> int:

@@ -4,8 +4,6 @@ stops an EventSource), not 404. Over a real uvicorn on both stacks, and in-proce
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Iterator
-
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -13,26 +11,18 @@ from fastapi import FastAPI
 from config import Settings, SettingsError
 from service_support import (
     AUTH,
-    STACKS,
-    STACK_IDS,
     RealServer,
     asgi_client,
     fault_agents,
     make_app,
     parse_sse,
-    serve_on,
+    real_client,
+    real_server,
     wait_until,
 )
 
-@pytest.fixture(params=STACKS, ids=STACK_IDS)
-def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    yield from serve_on(request.param, make_app())
-
-
-@pytest.fixture
-async def client(server: RealServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=20) as client:
-        yield client
+server = real_server()
+client = real_client()
 
 
 async def start(client: httpx.AsyncClient, agent_id: str = "steps", input: dict | None = None) -> str:

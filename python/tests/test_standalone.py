@@ -17,6 +17,9 @@ from waiting import wait_until_blocking
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
+#: The service as the subprocess backend starts it.
+UVICORN = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
+
 
 def service_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAGENT_")}
@@ -39,10 +42,9 @@ def serving_url(process: subprocess.Popen[bytes], log: Path) -> str:
 
 
 def test_uvicorn_main_app_with_generated_token(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
     log = tmp_path / "stderr.log"
     with log.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=SERVICE_DIR, env=service_env(), stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(UVICORN, cwd=SERVICE_DIR, env=service_env(), stdout=subprocess.DEVNULL, stderr=stderr)
         try:
             url = serving_url(process, log)
             token_lines = re.findall(r"token for this launch: (\S+)", log.read_text())
@@ -66,11 +68,10 @@ def test_uvicorn_main_app_with_generated_token(tmp_path: Path) -> None:
 def test_post_shutdown_stops_uvicorn_and_the_process_exits_0(tmp_path: Path) -> None:
     # "Release resources and exit": the subprocess backend tells this exit (status 0)
     # from a crash and does not restart the service.
-    command = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0", "--loop", "asyncio", "--http", "h11"]
     log = tmp_path / "stderr.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            command, cwd=SERVICE_DIR, env=service_env(CAGENT_TOKEN="t"), stdout=subprocess.DEVNULL, stderr=stderr
+            UVICORN, cwd=SERVICE_DIR, env=service_env(CAGENT_TOKEN="t"), stdout=subprocess.DEVNULL, stderr=stderr
         )
         try:
             with httpx.Client(base_url=serving_url(process, log), timeout=10) as client:

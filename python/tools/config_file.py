@@ -34,6 +34,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from validation import problems
+
 SERVER_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -74,10 +76,7 @@ def load_toolsets_file(path: Path) -> dict[str, ServerConfig]:
     try:
         parsed = ToolsetsFile.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
-        )
-        raise ToolsetsFileError(f"toolsets file {path}: {problems}") from None
+        raise ToolsetsFileError(f"toolsets file {path}: {problems(error.errors(), '(top level)')}") from None
     servers: dict[str, ServerConfig] = {}
     for name, server in parsed.servers.items():
         if not re.match(SERVER_NAME_PATTERN, name):

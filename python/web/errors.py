@@ -9,9 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from service.errors import ServiceError
+from validation import problems
+from web.middleware import HttpMiddleware
 
 log = logging.getLogger("cagent.http")
 
@@ -36,7 +38,7 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # loc/msg/type only: "input" and "ctx" may echo large or unserialisable values.
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+    message = problems(errors)
     return error_response(422, "invalid_request", message or "invalid request", errors=errors)
 
 
@@ -55,20 +57,14 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return internal_error(request_id_of(request))
 
 
-class UnexpectedErrors:
+class UnexpectedErrors(HttpMiddleware):
     """Answers an exception that escaped the app with the 500 error, from inside the
     middleware stack: Starlette's own handler answers from outside every middleware, so
     its 500 would lack the CORS headers an allowed origin needs to read it. The
     exception is re-raised; Starlette's handler, seeing the answer started, only passes
     it on to the server, which logs it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking(message: Message) -> None:

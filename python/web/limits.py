@@ -12,17 +12,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.drain import refuse
 from web.errors import error_response
+from web.middleware import HttpMiddleware
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         if b"content-length" not in headers and b"transfer-encoding" not in headers:
             # No body (a GET stream): leave receive alone, it reports disconnects.

@@ -17,9 +17,10 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from logs import quiet
+from web.middleware import HttpMiddleware
 
 log = logging.getLogger("cagent.access")
 
@@ -27,14 +28,8 @@ HEADER = "X-Request-ID"
 WARM_UP = b"x-cagent-warm-up"
 
 
-class RequestLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestLog(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = uuid.uuid4().hex
         warming_up = any(name == WARM_UP for name, _ in scope.get("headers", ()))
         # A copy: the server may share the lifespan state dict between requests.
