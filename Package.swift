@@ -66,7 +66,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // What both programs' command lines share: the supervision flags, CLIError.
+        // What both programs' command lines share: the runtime and supervision flags, CLIError.
         .target(
             name: "SidecarCLI",
             dependencies: ["EmbeddedHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]

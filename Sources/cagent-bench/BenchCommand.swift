@@ -34,11 +34,9 @@ struct BenchCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The Python runtime: a virtual environment or a Python prefix.")
-    var pythonHome: String?
-
-    @Option(help: "The service folder (with main.py); found beside the runtime by default.")
-    var serviceDir: String?
+    /// `--python-home`, `--service-dir`, as `cagent-sidecar run` has them; handed on to
+    /// every sidecar the bench starts.
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(help: "How many times to measure each figure (per backend).")
     var rounds: Int = 5
@@ -120,7 +118,7 @@ struct BenchCommand: AsyncParsableCommand {
                 let cli = CLIRound(
                     executable: executable, mode: mode, childPython: childPython,
                     load: .init(requests: requests, clients: clients, warmup: 200),
-                    pythonHome: pythonHome, serviceDirectory: serviceDir)
+                    runtime: runtime)
                 let figures = try await BlockingCall.run { Result { try cli.measure() } }.get()
                 rows[name, default: []].append(figures)
                 progress("round \(round)/\(rounds) \(name): start \(BenchReport.format(figures.coldStartMs)) ms, "
@@ -147,7 +145,7 @@ struct BenchCommand: AsyncParsableCommand {
         if runs(.direct) {
             progress("direct calls and warm restarts (in-process)")
             let direct = try await DirectBench.measure(
-                pythonHome: pythonHome, serviceDirectory: serviceDir, rounds: rounds, calls: requests, logger: logger)
+                runtime: runtime, rounds: rounds, calls: requests, logger: logger)
             embedded.directP50Us = Summary(direct.directP50Us)
             embedded.directP99Us = Summary(direct.directP99Us)
             embedded.directHTTPP50Us = Summary(direct.httpP50Us)
@@ -157,7 +155,7 @@ struct BenchCommand: AsyncParsableCommand {
         if runs(.supervision) {
             progress("supervision: stall detection and crash -> healthy (in-process)")
             let results = try await SupervisionBench.measure(
-                pythonHome: pythonHome, serviceDirectory: serviceDir, health: health, rounds: rounds, logger: logger)
+                runtime: runtime, health: health, rounds: rounds, logger: logger)
             print(results.report(health: health))
             print()
             embedded.stallDetectionMs = Summary(results.stallDetection.map { $0.inMilliseconds })
@@ -169,7 +167,7 @@ struct BenchCommand: AsyncParsableCommand {
             for kind in [RestartKind.cold, .warm] {
                 progress("restarts: \(restartCycles) \(kind.rawValue) restarts in one process")
                 let bench = RestartBench(executable: executable, kind: kind, cycles: restartCycles,
-                                         pythonHome: pythonHome, serviceDirectory: serviceDir)
+                                         runtime: runtime)
                 let figures = try await BlockingCall.run { Result { try bench.measure() } }.get()
                 let growth = figures.rssGrowthMB
                 progress("restarts: \(kind.rawValue): RSS per restart " + growth.map(BenchReport.format).joined(separator: " ")

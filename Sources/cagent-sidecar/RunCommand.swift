@@ -47,11 +47,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "critical, error, warning, info, debug or trace.")
     var logLevel: String = "info"
 
-    @Option(help: "The Python runtime: a virtual environment or a Python prefix.")
-    var pythonHome: String?
-
-    @Option(help: "The service folder (with main.py); found beside the runtime by default.")
-    var serviceDir: String?
+    /// `--python-home`, `--service-dir` (shared with `cagent-bench`); untitled, so they
+    /// stay in this place among the options of `--help`.
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(help: "What SIGHUP does: cold (new interpreter generation) or warm (new server, same interpreter).")
     var sighupRestart: String = "cold"
@@ -110,8 +108,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.logLevel = logLevel
-        configuration.pythonHome = pythonHome
-        configuration.serviceDirectory = serviceDir
+        runtime.apply(to: &configuration)
         configuration.eventLoop = loop
         configuration.httpProtocol = http
         configuration.childInterpreter = childPython.flatMap(ChildInterpreter.init(rawValue:)) ?? .runtime

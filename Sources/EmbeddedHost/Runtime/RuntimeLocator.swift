@@ -17,30 +17,12 @@ public struct RuntimeLocator: Sendable {
     public var serviceDirectory: String?
     /// Where a single-file bundle unpacked its payload (``OnefileBundle``); searched
     /// before the executable's folder.
-    public var unpackedBundleDirectory: String?
-    public var executableDirectory: String
-    public var workingDirectory: String
-    public var hostModulesDirectory: String
+    public var unpackedBundleDirectory: String? = OnefileBundle.preparedDirectory
+    public var executableDirectory: String = RuntimeLocator.currentExecutableDirectory()
+    public var workingDirectory: String = FileManager.default.currentDirectoryPath
+    public var hostModulesDirectory: String = HostResources.pythonDirectory
     /// `major.minor` of the linked libpython: a venv made by another version cannot load.
-    public var linkedVersion: String
-
-    public init(
-        explicitHome: String?,
-        serviceDirectory: String? = nil,
-        unpackedBundleDirectory: String? = OnefileBundle.preparedDirectory,
-        executableDirectory: String = RuntimeLocator.currentExecutableDirectory(),
-        workingDirectory: String = FileManager.default.currentDirectoryPath,
-        hostModulesDirectory: String = HostResources.pythonDirectory,
-        linkedVersion: String = RuntimeLocator.linkedMajorMinor()
-    ) {
-        self.explicitHome = explicitHome
-        self.serviceDirectory = serviceDirectory
-        self.unpackedBundleDirectory = unpackedBundleDirectory
-        self.executableDirectory = executableDirectory
-        self.workingDirectory = workingDirectory
-        self.hostModulesDirectory = hostModulesDirectory
-        self.linkedVersion = linkedVersion
-    }
+    public var linkedVersion: String = RuntimeLocator.linkedMajorMinor()
 
     public func locate() throws(SidecarError) -> PythonRuntime {
         var searched: [String] = []
@@ -170,6 +152,17 @@ public struct RuntimeLocator: Sendable {
     private func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+}
+
+extension RuntimeLocator {
+    /// This process's places (bundle, executable, working directory, host modules,
+    /// linked version) and the runtime and service asked for, if any. In an extension
+    /// so that the memberwise initializer, which also takes the places (for tests),
+    /// stays.
+    public init(explicitHome: String?, serviceDirectory: String? = nil) {
+        self.explicitHome = explicitHome
+        self.serviceDirectory = serviceDirectory
     }
 }
 

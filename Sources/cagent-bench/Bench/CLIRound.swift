@@ -36,8 +36,8 @@ struct CLIRound: Sendable {
     /// `--child-python` for the subprocess backend (`libpython`: the control).
     var childPython: String?
     var load = Load()
-    var pythonHome: String?
-    var serviceDirectory: String?
+    /// `--python-home` and `--service-dir` for the child.
+    var runtime: RuntimeOptions
     /// After start, before the memory is read: lazy imports and first allocations done.
     var settle: Duration = .seconds(1)
 
@@ -58,8 +58,8 @@ struct CLIRound: Sendable {
         if let childPython { arguments += ["--child-python", childPython] }
         let launched = ContinuousClock.now
         let (process, stdout) = try Self.startRun(
-            executable: executable, arguments: arguments, token: token, pythonHome: pythonHome,
-            serviceDirectory: serviceDirectory, standardError: FileHandle(forWritingAtPath: logPath))
+            executable: executable, arguments: arguments, token: token, runtime: runtime,
+            standardError: FileHandle(forWritingAtPath: logPath))
         defer { Self.terminate(process) }
         let port: Int
         do {
@@ -122,15 +122,11 @@ struct CLIRound: Sendable {
     /// `cagent-sidecar run --port 0 --log-level warning` plus `arguments`, with the token in
     /// its environment and standard output on a pipe (for `listening on`).
     static func startRun(
-        executable: String, arguments: [String], token: String, pythonHome: String?, serviceDirectory: String?,
-        standardError: FileHandle?
+        executable: String, arguments: [String], token: String, runtime: RuntimeOptions, standardError: FileHandle?
     ) throws -> (process: Process, stdout: Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        var all = ["run", "--port", "0", "--log-level", "warning"] + arguments
-        if let pythonHome { all += ["--python-home", pythonHome] }
-        if let serviceDirectory { all += ["--service-dir", serviceDirectory] }
-        process.arguments = all
+        process.arguments = ["run", "--port", "0", "--log-level", "warning"] + arguments + runtime.runArguments
         var environment = ProcessInfo.processInfo.environment
         environment["CAGENT_TOKEN"] = token
         process.environment = environment

@@ -20,12 +20,10 @@ enum DirectBench {
         var warmRestartMs: [Double] = []
     }
 
-    static func measure(pythonHome: String?, serviceDirectory: String?, rounds: Int, calls: Int,
-                        logger: Logger) async throws -> Figures {
+    static func measure(runtime: RuntimeOptions, rounds: Int, calls: Int, logger: Logger) async throws -> Figures {
         var configuration = SidecarConfiguration()
         configuration.port = 0
-        configuration.pythonHome = pythonHome
-        configuration.serviceDirectory = serviceDirectory
+        runtime.apply(to: &configuration)
         configuration.logLevel = "warning"
         let sidecar = EmbeddedSidecar(configuration: configuration, logger: logger)
         let recorder = EventRecorder(sidecar.events())

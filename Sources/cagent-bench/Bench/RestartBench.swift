@@ -28,8 +28,8 @@ struct RestartBench: Sendable {
     var executable: String
     var kind: RestartKind
     var cycles = 20
-    var pythonHome: String?
-    var serviceDirectory: String?
+    /// `--python-home` and `--service-dir` for the child.
+    var runtime: RuntimeOptions
 
     func measure() throws -> Figures {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cagent-bench-restarts-\(getpid())-\(kind.rawValue)")
@@ -40,7 +40,7 @@ struct RestartBench: Sendable {
         let (process, stdout) = try CLIRound.startRun(
             executable: executable,
             arguments: ["--events-file", events.path, "--sighup-restart", kind.rawValue, "--cold-restart-budget", "100000"],
-            token: token, pythonHome: pythonHome, serviceDirectory: serviceDirectory, standardError: nil)
+            token: token, runtime: runtime, standardError: nil)
         defer { CLIRound.terminate(process) }
         let port = try CLIRound.waitForListening(stdout.fileHandleForReading.fileDescriptor, timeout: .seconds(60))
         let pid = process.processIdentifier

@@ -39,8 +39,7 @@ enum SupervisionBench {
         }
     }
 
-    static func measure(pythonHome: String?, serviceDirectory: String?, health: HealthCheckConfig,
-                        rounds: Int, logger: Logger) async throws -> Results {
+    static func measure(runtime: RuntimeOptions, health: HealthCheckConfig, rounds: Int, logger: Logger) async throws -> Results {
         let agents = FileManager.default.temporaryDirectory.appendingPathComponent("cagent-bench-\(getpid())")
         try FileManager.default.createDirectory(at: agents, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: agents) }
@@ -48,8 +47,7 @@ enum SupervisionBench {
 
         var configuration = SidecarConfiguration()
         configuration.port = 0
-        configuration.pythonHome = pythonHome
-        configuration.serviceDirectory = serviceDirectory
+        runtime.apply(to: &configuration)
         configuration.logLevel = "error"
         configuration.serviceEnvironment["CAGENT_AGENTS_DIR"] = agents.path
         let sidecar = EmbeddedSidecar(configuration: configuration, logger: logger)
