@@ -136,7 +136,7 @@ struct EndpointTests {
 func runCutShortByShutdown(_ client: CagentClient,
                            sourceLocation: SourceLocation = #_sourceLocation) async throws -> (id: String, last: RunEvent?) {
     let id = try await client.startRun(agentID: "sleeps", input: ["seconds": 60])
-    var events = try await client.stream(requestID: id).makeAsyncIterator()
+    var events = client.stream(requestID: id).makeAsyncIterator()
     // Its first event: the stream is open before the service stops listening.
     #expect(try await events.next()?.type == "thinking", sourceLocation: sourceLocation)
     try await client.shutdown()
