@@ -247,10 +247,12 @@ struct EmbeddedSidecarTests {
         #expect(!PythonInterpreter.isInitialized)
     }
 
-    @Test func aMissingRuntimeIsAClearError() async throws {
+    /// Both backends check the runtime before they start anything (one test serves both).
+    @Test(arguments: [false, true])
+    func aMissingRuntimeIsAClearError(asASubprocess: Bool) async throws {
         var configuration = Fixtures.configuration()
         configuration.pythonHome = "/nonexistent/runtime"
-        let sidecar = EmbeddedSidecar(configuration: configuration)
+        let sidecar: any Sidecar = asASubprocess ? SubprocessSidecar(configuration: configuration) : EmbeddedSidecar(configuration: configuration)
         await #expect(throws: SidecarError.runtimeInvalid(path: "/nonexistent/runtime", reason: "no such directory")) {
             try await sidecar.start()
         }

@@ -184,14 +184,7 @@ struct SubprocessSidecarTests {
         #expect(message.contains("start timed out"))
     }
 
-    @Test func noRuntimeIsAClearError() async throws {
-        var configuration = Fixtures.configuration()
-        configuration.pythonHome = "/nonexistent/venv"
-        let sidecar = SubprocessSidecar(configuration: configuration)
-        await #expect(throws: SidecarError.runtimeInvalid(path: "/nonexistent/venv", reason: "no such directory")) {
-            try await sidecar.start()
-        }
-    }
+    // A missing runtime: EmbeddedSidecarTests.aMissingRuntimeIsAClearError, for both backends.
 
     /// A child started on the real service, the log of its events, its pid and port.
     private func started() async throws -> (sidecar: SubprocessSidecar, events: EventLog<SidecarEvent>, pid: Int32, port: Int?) {
