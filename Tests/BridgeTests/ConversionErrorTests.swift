@@ -35,13 +35,15 @@ extension BridgeTests {
             #expect(error.description == "$[\"odd key\"][0]: cannot convert 'object' to JSON")
         }
 
-        @Test func userClassesAreNamedWithTheirModule() throws {
-            let error = try #require(try conversionError("[Foo()]", setup: "class Foo: pass"))
-            #expect(error.description == "$[0]: cannot convert '__bridge__.Foo' to JSON")
-            let bytes = try #require(try conversionError("{'b': b'x'}"))
-            #expect(bytes.description == "$.b: cannot convert 'bytes' to JSON")
-            let decimal = try #require(try conversionError("__import__('decimal').Decimal('1.5')"))
-            #expect(decimal.description == "$: cannot convert 'decimal.Decimal' to JSON")
+        /// User classes are named with their module, like the library's own types.
+        @Test(arguments: [
+            ("[Foo()]", "class Foo: pass", "$[0]: cannot convert '__bridge__.Foo' to JSON"),
+            ("{'b': b'x'}", "", "$.b: cannot convert 'bytes' to JSON"),
+            ("__import__('decimal').Decimal('1.5')", "", "$: cannot convert 'decimal.Decimal' to JSON"),
+        ])
+        func userClassesAreNamedWithTheirModule(expression: String, setup: String, description: String) throws {
+            let error = try #require(try conversionError(expression, setup: setup))
+            #expect(error.description == description)
         }
 
         @Test func nonStringKeysAreRefused() throws {

@@ -35,13 +35,14 @@ extension BridgeTests {
             #expect(error.exception != nil)
         }
 
-        @Test func qualifiedTypeNames() throws {
-            let json = try #require(try raised("import json\njson.loads('{')"))
-            #expect(json.typeName == "json.decoder.JSONDecodeError")
-            let custom = try #require(try raised("class Outer:\n    class Oops(Exception): pass\nraise Outer.Oops('x')"))
-            #expect(custom.typeName == "__bridge__.Outer.Oops")
-            let missing = try #require(try raised("import no_such_module_for_bridge_tests"))
-            #expect(missing.typeName == "ModuleNotFoundError")
+        @Test(arguments: [
+            ("import json\njson.loads('{')", "json.decoder.JSONDecodeError"),
+            ("class Outer:\n    class Oops(Exception): pass\nraise Outer.Oops('x')", "__bridge__.Outer.Oops"),
+            ("import no_such_module_for_bridge_tests", "ModuleNotFoundError"),
+        ])
+        func qualifiedTypeNames(code: String, typeName: String) throws {
+            let error = try #require(try raised(code))
+            #expect(error.typeName == typeName)
         }
 
         @Test func chainedExceptionsAppearInTheTraceback() throws {

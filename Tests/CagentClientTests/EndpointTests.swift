@@ -123,18 +123,26 @@ struct EndpointTests {
     @Test func shutdownEndsRunsThenTheServiceExits() async throws {
         try await ServiceProcess.with { service in
             let client = CagentClient(baseURL: service.baseURL, token: service.token)
-            let id = try await client.startRun(agentID: "sleeps", input: ["seconds": 60])
-            var events = try await client.stream(requestID: id).makeAsyncIterator()
-            // Its first event: the stream is open before the service stops listening.
-            #expect(try await events.next()?.type == "thinking")
-            try await client.shutdown()
-            var last: RunEvent?
-            while let event = try await events.next() { if event.kind != .keepalive { last = event } }
+            let (id, last) = try await runCutShortByShutdown(client)
             #expect(last?.kind == .error(ServiceError(status: nil, code: "shutting_down",
                                                       message: "the service is shutting down", requestID: id)))
             #expect(await service.waitForExit() == 0, "output:\n\(service.output)")
         }
     }
+}
+
+/// Starts a long run, asks the service to shut down once the run's stream is open, and
+/// returns the run's id and the last event (keepalives aside) the stream gave before it ended.
+func runCutShortByShutdown(_ client: CagentClient,
+                           sourceLocation: SourceLocation = #_sourceLocation) async throws -> (id: String, last: RunEvent?) {
+    let id = try await client.startRun(agentID: "sleeps", input: ["seconds": 60])
+    var events = client.stream(requestID: id).makeAsyncIterator()
+    // Its first event: the stream is open before the service stops listening.
+    #expect(try await events.next()?.type == "thinking", sourceLocation: sourceLocation)
+    try await client.shutdown()
+    var last: RunEvent?
+    while let event = try await events.next() { if event.kind != .keepalive { last = event } }
+    return (id, last)
 }
 
 /// Every event but keepalives, to the end of the stream.

@@ -81,12 +81,7 @@ struct ErrorTests {
             // shutting_down: a run cut short by POST /shutdown. The service then exits, so
             // a call made after it finds nothing listening; the 503 that a call gets while
             // it is closing is python/tests' (test_shutdown_then_503).
-            let id2 = try await client.startRun(agentID: "sleeps", input: ["seconds": 60])
-            var events = try await client.stream(requestID: id2).makeAsyncIterator()
-            #expect(try await events.next()?.type == "thinking")
-            try await client.shutdown()
-            var last: RunEvent?
-            while let event = try await events.next() { if event.kind != .keepalive { last = event } }
+            let (_, last) = try await runCutShortByShutdown(client)
             guard case .error(let closing)? = last?.kind else {
                 Issue.record("no error event: \(String(describing: last))")
                 return

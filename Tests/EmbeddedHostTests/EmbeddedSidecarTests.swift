@@ -53,10 +53,7 @@ struct EmbeddedSidecarTests {
         var configuration = Fixtures.configuration()
         configuration.eventLoop = "uvloop"
         configuration.httpProtocol = "httptools"
-        let sidecar = EmbeddedSidecar(configuration: configuration)
-        let recorder = EventLog(sidecar.events())
-        try await sidecar.start()
-        let port = try #require(await sidecar.port)
+        let (sidecar, recorder, port) = try await started(configuration)
         let client = LoopbackHTTP(port: port, token: sidecar.token)
 
         var previousCopy: String?
@@ -104,13 +101,8 @@ struct EmbeddedSidecarTests {
     }
 
     @Test func warmRestartReimportsTheServiceModules() async throws {
-        let service = try copyOfService()
-        var configuration = Fixtures.configuration()
-        configuration.serviceDirectory = service
-        let sidecar = EmbeddedSidecar(configuration: configuration)
-        let recorder = EventLog(sidecar.events())
-        try await sidecar.start()
-        let port = try #require(await sidecar.port)
+        let (configuration, service) = try configurationOfACopyOfTheService()
+        let (sidecar, recorder, port) = try await started(configuration)
         let client = LoopbackHTTP(port: port, token: sidecar.token)
         let before = try await client.get("/health").json?["version"]?.stringValue
         #expect(before != nil)
@@ -127,13 +119,8 @@ struct EmbeddedSidecarTests {
     }
 
     @Test func warmRestartWithBrokenCodeKeepsTheRunningService() async throws {
-        let service = try copyOfService()
-        var configuration = Fixtures.configuration()
-        configuration.serviceDirectory = service
-        let sidecar = EmbeddedSidecar(configuration: configuration)
-        let recorder = EventLog(sidecar.events())
-        try await sidecar.start()
-        let port = try #require(await sidecar.port)
+        let (configuration, service) = try configurationOfACopyOfTheService()
+        let (sidecar, recorder, port) = try await started(configuration)
         let main = (service as NSString).appendingPathComponent("main.py")
         try "this is not python(\n".write(toFile: main, atomically: true, encoding: .utf8)
 
@@ -174,10 +161,7 @@ struct EmbeddedSidecarTests {
         var configuration = Fixtures.configuration()
         // The stop gives threads 80% of this to end; the worker below outlives that.
         configuration.shutdownTimeout = .seconds(1)
-        let sidecar = EmbeddedSidecar(configuration: configuration)
-        let recorder = EventLog(sidecar.events())
-        try await sidecar.start()
-        let port = try #require(await sidecar.port)
+        let (sidecar, recorder, port) = try await started(configuration)
         let client = LoopbackHTTP(port: port, token: sidecar.token)
         let started = try await client.post("/agent/execute", json: ["agent_id": "stuck_thread", "input": ["seconds": 4]])
         #expect(started.status == 200)
@@ -228,10 +212,9 @@ struct EmbeddedSidecarTests {
     @Test func aServiceThatFailsToImportIsAStartErrorWithTheTraceback() async throws {
         let sidecar = EmbeddedSidecar(configuration: Fixtures.configuration(agents: Fixtures.brokenAgentsDirectory))
         let recorder = EventLog(sidecar.events())
-        do {
-            try await sidecar.start()
-            Issue.record("start succeeded with an agents module that raises on import")
-        } catch let error as SidecarError {
+        // Started with an agents module that raises on import.
+        let error = await #expect(throws: SidecarError.self) { try await sidecar.start() }
+        if let error {
             guard case .serviceFailedToStart(let detail) = error else {
                 Issue.record("unexpected error \(error)")
                 return
@@ -264,10 +247,12 @@ struct EmbeddedSidecarTests {
         #expect(!PythonInterpreter.isInitialized)
     }
 
-    @Test func aMissingRuntimeIsAClearError() async throws {
+    /// Both backends check the runtime before they start anything (one test serves both).
+    @Test(arguments: [false, true])
+    func aMissingRuntimeIsAClearError(asASubprocess: Bool) async throws {
         var configuration = Fixtures.configuration()
         configuration.pythonHome = "/nonexistent/runtime"
-        let sidecar = EmbeddedSidecar(configuration: configuration)
+        let sidecar: any Sidecar = asASubprocess ? SubprocessSidecar(configuration: configuration) : EmbeddedSidecar(configuration: configuration)
         await #expect(throws: SidecarError.runtimeInvalid(path: "/nonexistent/runtime", reason: "no such directory")) {
             try await sidecar.start()
         }
@@ -307,6 +292,24 @@ struct EmbeddedSidecarTests {
             line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true).dropFirst(5).first
                 .map { String($0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " (deleted)", with: "")) }
         })
+    }
+
+    /// A started sidecar, the recorder of its events and the port it listens on: how most
+    /// tests here begin.
+    private func started(_ configuration: SidecarConfiguration = Fixtures.configuration())
+        async throws -> (sidecar: EmbeddedSidecar, recorder: EventLog<SidecarEvent>, port: Int) {
+        let sidecar = EmbeddedSidecar(configuration: configuration)
+        let recorder = EventLog(sidecar.events())
+        try await sidecar.start()
+        return (sidecar, recorder, try #require(await sidecar.port))
+    }
+
+    /// The configuration of a copy of the service the test may change.
+    private func configurationOfACopyOfTheService() throws -> (configuration: SidecarConfiguration, service: String) {
+        let service = try copyOfService()
+        var configuration = Fixtures.configuration()
+        configuration.serviceDirectory = service
+        return (configuration, service)
     }
 
     private func copyOfService() throws -> String {

@@ -162,12 +162,7 @@ struct OnefileBundleTests {
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: executable)))
         bytes[bytes.count - PayloadTrailer.size - 5] ^= 0xff  // inside the last file's data
         try Data(bytes).write(to: URL(fileURLWithPath: executable))
-        #expect {
-            try OnefileBundle.prepare(executable: executable, cacheRoot: "\(root)/cache", temporaryRoot: root)
-        } throws: { error in
-            guard case PayloadError.corrupt(let detail) = error else { return false }
-            return detail.contains("SHA-256")
-        }
+        SingleFile.expectRefusedAsCorrupt(executable, root: root, naming: "SHA-256")
         #expect(try SingleFile.cacheEntries(root).isEmpty)
     }
 
@@ -183,12 +178,7 @@ struct OnefileBundleTests {
             default: return SingleFile.compress(raw + [0])
             }
         }
-        #expect {
-            try OnefileBundle.prepare(executable: executable, cacheRoot: "\(root)/cache", temporaryRoot: root)
-        } throws: { error in
-            guard case PayloadError.corrupt(let detail) = error else { return false }
-            return detail.contains("decompress")
-        }
+        SingleFile.expectRefusedAsCorrupt(executable, root: root, naming: "decompress")
         #expect(try SingleFile.cacheEntries(root).isEmpty)
     }
 
@@ -207,12 +197,7 @@ struct OnefileBundleTests {
     @Test func pathsLeavingTheFolderAreRefused() throws {
         let root = try Fixtures.temporaryDirectory()
         let executable = try SingleFile.write(in: root, extra: [("runtime/../../escaped", Array("x".utf8))])
-        #expect {
-            try OnefileBundle.prepare(executable: executable, cacheRoot: "\(root)/cache", temporaryRoot: root)
-        } throws: { error in
-            guard case PayloadError.corrupt(let detail) = error else { return false }
-            return detail.contains("unsafe path")
-        }
+        SingleFile.expectRefusedAsCorrupt(executable, root: root, naming: "unsafe path")
         #expect(!FileManager.default.fileExists(atPath: "\(root)/escaped"))
     }
 
@@ -325,6 +310,18 @@ private enum SingleFile {
         #expect(try manager.contentsOfDirectory(atPath: "\(directory)/runtime/empty-folder").isEmpty)
         for number in 0..<files {
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/service/many/f\(number).txt")) == Data(contents(number)))
+        }
+    }
+
+    /// Preparing `executable` (cache under `root`) throws `PayloadError.corrupt` whose
+    /// detail names `what`.
+    static func expectRefusedAsCorrupt(_ executable: String, root: String, naming what: String,
+                                       sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(sourceLocation: sourceLocation) {
+            try OnefileBundle.prepare(executable: executable, cacheRoot: "\(root)/cache", temporaryRoot: root)
+        } throws: { error in
+            guard case PayloadError.corrupt(let detail) = error else { return false }
+            return detail.contains(what)
         }
     }
 

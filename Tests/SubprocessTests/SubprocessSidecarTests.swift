@@ -86,11 +86,7 @@ struct SubprocessSidecarTests {
     }
 
     @Test func aKilledChildIsReportedAsFailedAndCanBeStartedAgain() async throws {
-        let sidecar = SubprocessSidecar(configuration: Fixtures.configuration())
-        let events = EventLog(sidecar.events())
-        try await sidecar.start()
-        let pid = try #require(await sidecar.pid)
-        let port = await sidecar.port
+        let (sidecar, events, pid, port) = try await started()
         let failure = Task { try await sidecar.waitUntilFailed() }
 
         kill(pid, SIGKILL)
@@ -111,17 +107,11 @@ struct SubprocessSidecarTests {
         #expect(second != pid)
         #expect(await sidecar.port == port)
         #expect(try await CagentClient(baseURL: try #require(await sidecar.baseURL), token: sidecar.token).health().status == "ok")
-        try await sidecar.stop()
-        sidecar.closeEvents()
-        #expect(try await events.finished().map(\.type) == ["starting", "healthy", "failed", "starting", "healthy", "stopping", "stopped"])
+        #expect(try await stopped(sidecar, events).map(\.type) == ["starting", "healthy", "failed", "starting", "healthy", "stopping", "stopped"])
     }
 
     @Test func respawnReplacesTheChildAndWarmOrColdAreRefused() async throws {
-        let sidecar = SubprocessSidecar(configuration: Fixtures.configuration())
-        let events = EventLog(sidecar.events())
-        try await sidecar.start()
-        let first = try #require(await sidecar.pid)
-        let port = await sidecar.port
+        let (sidecar, events, first, port) = try await started()
 
         for kind in [RestartKind.warm, .cold] {
             await #expect(throws: SidecarError.restartFailed(
@@ -140,9 +130,7 @@ struct SubprocessSidecarTests {
         let client = CagentClient(baseURL: try #require(await sidecar.baseURL), token: sidecar.token)
         #expect(try await client.execute(agentID: "echo", input: ["n": 2]).result == ["n": 2])
 
-        try await sidecar.stop()
-        sidecar.closeEvents()
-        let all = try await events.finished()
+        let all = try await stopped(sidecar, events)
         #expect(all.map(\.type) == ["starting", "healthy", "restarting", "healthy", "stopping", "stopped"])
         #expect(all[2].kind == .restarting(kind: .respawn, reason: "requested", why: "requested"))
         #expect(all[3].kind == .healthy(generation: 2))
@@ -163,10 +151,7 @@ struct SubprocessSidecarTests {
 
     @Test func aServiceThatCannotImportFailsWithItsTraceback() async throws {
         let sidecar = SubprocessSidecar(configuration: Fixtures.configuration(service: Fixtures.serviceFixture("broken_service")))
-        do {
-            try await sidecar.start()
-            Issue.record("started")
-        } catch let error as SidecarError {
+        if let error = await #expect(throws: SidecarError.self, "started", performing: { try await sidecar.start() }) {
             guard case .serviceFailedToStart(let detail) = error else {
                 Issue.record("unexpected: \(error)")
                 return
@@ -199,13 +184,21 @@ struct SubprocessSidecarTests {
         #expect(message.contains("start timed out"))
     }
 
-    @Test func noRuntimeIsAClearError() async throws {
-        var configuration = Fixtures.configuration()
-        configuration.pythonHome = "/nonexistent/venv"
-        let sidecar = SubprocessSidecar(configuration: configuration)
-        await #expect(throws: SidecarError.runtimeInvalid(path: "/nonexistent/venv", reason: "no such directory")) {
-            try await sidecar.start()
-        }
+    // A missing runtime: EmbeddedSidecarTests.aMissingRuntimeIsAClearError, for both backends.
+
+    /// A child started on the real service, the log of its events, its pid and port.
+    private func started() async throws -> (sidecar: SubprocessSidecar, events: EventLog<SidecarEvent>, pid: Int32, port: Int?) {
+        let sidecar = SubprocessSidecar(configuration: Fixtures.configuration())
+        let events = EventLog(sidecar.events())
+        try await sidecar.start()
+        return (sidecar, events, try #require(await sidecar.pid), await sidecar.port)
+    }
+
+    /// Stops the sidecar and returns every event it reported.
+    private func stopped(_ sidecar: SubprocessSidecar, _ events: EventLog<SidecarEvent>) async throws -> [SidecarEvent] {
+        try await sidecar.stop()
+        sidecar.closeEvents()
+        return try await events.finished()
     }
 
     @Test func stopBeforeStartAndTwiceIsHarmless() async throws {

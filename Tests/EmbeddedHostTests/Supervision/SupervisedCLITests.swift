@@ -11,10 +11,23 @@ import Testing
 struct SupervisedCLITests {
     private static let fast = ["--health-interval", "0.5", "--backoff-initial", "0.05", "--stall-threshold", "0.5"]
 
-    @Test func aLoopBlockedInTimeSleepIsReportedWithStacksInterruptedAndTheServiceGoesOn() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast)
+    /// A sidecar that is listening, and a client holding its token: how nearly every test
+    /// here begins.
+    private func serve(_ arguments: [String] = SupervisedCLITests.fast, agents: String = Fixtures.faultAgentsDirectory)
+        async throws -> (sidecar: SidecarProcess, port: Int, client: LoopbackHTTP) {
+        let sidecar = try SidecarProcess(arguments: arguments, agents: agents)
         let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        return (sidecar, port, LoopbackHTTP(port: port, token: sidecar.token))
+    }
+
+    /// SIGTERM, and the clean exit (status 0) it must lead to.
+    private func stopCleanly(_ sidecar: SidecarProcess, sourceLocation: SourceLocation = #_sourceLocation) async {
+        sidecar.signal(SIGTERM)
+        #expect(await sidecar.waitForExit() == 0, sourceLocation: sourceLocation)
+    }
+
+    @Test func aLoopBlockedInTimeSleepIsReportedWithStacksInterruptedAndTheServiceGoesOn() async throws {
+        let (sidecar, _, client) = try await serve()
         let run = try await client.post("/agent/runs", json: ["agent_id": "fault_sleep", "input": ["seconds": 120]])
         #expect(run.status == 202)
         let requestID = try #require(run.json?["request_id"]?.stringValue)
@@ -47,9 +60,7 @@ struct SupervisedCLITests {
     }
 
     @Test func aPurePythonSpinIsInterrupted() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast)
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, port, client) = try await serve()
         let run = try await client.post("/agent/runs", json: ["agent_id": "fault_spin", "input": ["seconds": 120]])
         let requestID = try #require(run.json?["request_id"]?.stringValue)
         #expect(await sidecar.waitFor("interrupted"), "stderr:\n\(sidecar.stderr)")
@@ -57,8 +68,7 @@ struct SupervisedCLITests {
         #expect(stalled["agent"] == "fault_spin")
         #expect(stalled["request_id"] == .string(requestID))
         #expect(try await LoopbackHTTP(port: port).get("/health").status == 200)
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
     }
 
     /// Faults in sequence: a run blocks the loop in a system call and is interrupted, and
@@ -68,9 +78,7 @@ struct SupervisedCLITests {
     /// restart naming the first run's agent.
     @Test func backToBackStallsAreEachReportedAndInterrupted() async throws {
         // The default stall threshold (1 s).
-        let sidecar = try SidecarProcess(arguments: ["--health-interval", "0.5", "--backoff-initial", "0.05"])
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, _, client) = try await serve(["--health-interval", "0.5", "--backoff-initial", "0.05"])
         for round in 1...2 {
             let first = try await client.post("/agent/runs", json: ["agent_id": "fault_sleep", "input": ["seconds": 25]])
             #expect(first.status == 202)
@@ -85,27 +93,21 @@ struct SupervisedCLITests {
             #expect(!sidecar.types().contains("restarting"), "no restart was needed: \(sidecar.types())")
             #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
         }
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
     }
 
     @Test func aCSleepHoldingTheGILIsCutShortByTheSignal() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast)
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, port, client) = try await serve()
         _ = try await client.post("/agent/runs", json: ["agent_id": "fault_c_sleep", "input": ["seconds": 120]])
         #expect(await sidecar.waitFor("interrupted"), "stderr:\n\(sidecar.stderr)")
         let stalled = try #require(sidecar.events().first { $0["type"] == "stalled" })
         #expect(stalled["gil"] == "held", "C code held the GIL: the run could not be named")
         #expect(try await LoopbackHTTP(port: port).get("/health").status == 200)
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
     }
 
     @Test func aStallTheInterruptCannotEndIsRestartedAfterRaisingIntoWhatBlocksTheLoop() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast)
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, _, client) = try await serve()
         _ = try await client.post("/agent/execute", json: ["agent_id": "fault_blocking_callback", "input": ["seconds": 120]])
         #expect(await sidecar.waitFor("healthy", count: 2), "stderr:\n\(sidecar.stderr)")
         #expect(sidecar.types() == ["starting", "healthy", "stalled", "restarting", "healthy"])
@@ -118,14 +120,11 @@ struct SupervisedCLITests {
         #expect(restarting["reason"]?.stringValue?.contains("stayed blocked after the interrupt") == true)
         #expect(sidecar.events().last?["generation"] == 1, "the same interpreter")
         #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
     }
 
     @Test func raisingOrCallingSysExitInAnAgentFailsOnlyThatRun() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast)
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, _, client) = try await serve()
         let raised = try await client.post("/agent/execute", json: ["agent_id": "fault_raises", "input": [:]])
         #expect(raised.status == 500)
         let exited = try await client.post("/agent/execute", json: ["agent_id": "fault_sys_exit", "input": [:]])
@@ -133,16 +132,13 @@ struct SupervisedCLITests {
         #expect(String(decoding: exited.body, as: UTF8.self).contains("sys.exit(3)"))
         #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
         #expect(sidecar.types() == ["starting", "healthy"], "nothing else happened to the service")
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
     }
 
     /// Crashes in sequence: each is recovered warm (same interpreter, generation 1), with
     /// backoff, and costs the process no more than a warm restart does.
     @Test func aLoopEndedBySystemExitIsRecoveredWarmWithBackoffCrashAfterCrash() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast)
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, _, client) = try await serve()
         var rss: [Int] = []
         for round in 1...3 {
             _ = try await client.post("/agent/runs", json: ["agent_id": "fault_exit_loop", "input": [:]])
@@ -162,17 +158,14 @@ struct SupervisedCLITests {
         // Measured ~0.1-1.6 MB per crash (a cold restart was ~24 MB).
         let growth = Double(rss.last! - rss.first!) / 1_048_576
         #expect(growth <= 6, "RSS grew \(growth) MB over two warm recoveries")
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
         #expect(sidecar.types().last == "stopped")
     }
 
     /// A module that cannot be imported twice in one interpreter: the warm recovery of
     /// a crash fails on it, and the next recovery is cold, which works.
     @Test func aWarmRecoveryThatFailsFallsBackToCold() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast, agents: Fixtures.importOnceAgentsDirectory)
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, _, client) = try await serve(agents: Fixtures.importOnceAgentsDirectory)
         _ = try await client.post("/agent/runs", json: ["agent_id": "once_exit_loop", "input": [:]])
         #expect(await sidecar.waitFor("healthy", count: 2), "stderr:\n\(sidecar.stderr)")
         #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
@@ -181,17 +174,14 @@ struct SupervisedCLITests {
         #expect(restarts.last?["why"]?.stringValue?.contains("a warm restart failed") == true, "\(restarts)")
         #expect(restarts.last?["reason"]?.stringValue?.contains("cannot be imported twice") == true, "\(restarts)")
         #expect(Array(sidecar.types().suffix(2)) == ["starting", "healthy"], "a new interpreter started: \(sidecar.types())")
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
     }
 
     /// Budget 0: no cold restart at all. The warm recovery fails on a module that cannot be
     /// imported twice, the cold one it would need is past the budget: restart_exhausted,
     /// and under `exit` the host stops and exits 75 for an outer supervisor.
     @Test func aColdRestartPastTheBudgetIsExhaustedAndExits75() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast + ["--cold-restart-budget", "0"], agents: Fixtures.importOnceAgentsDirectory)
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, _, client) = try await serve(Self.fast + ["--cold-restart-budget", "0"], agents: Fixtures.importOnceAgentsDirectory)
         _ = try await client.post("/agent/runs", json: ["agent_id": "once_exit_loop", "input": [:]])
         let status = await sidecar.waitForExit(within: .seconds(60))
         #expect(status == 75, "stderr:\n\(sidecar.stderr)")
@@ -204,23 +194,19 @@ struct SupervisedCLITests {
     }
 
     @Test func underStayTheHostStaysUpWithoutRestartingAndStopsOnSIGTERM() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast + ["--cold-restart-budget", "0", "--on-exhausted", "stay"],
-                                         agents: Fixtures.importOnceAgentsDirectory)
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, _, client) = try await serve(Self.fast + ["--cold-restart-budget", "0", "--on-exhausted", "stay"],
+                                                   agents: Fixtures.importOnceAgentsDirectory)
         _ = try await client.post("/agent/runs", json: ["agent_id": "once_exit_loop", "input": [:]])
         #expect(await sidecar.waitFor("restart_exhausted"), "\(sidecar.types())")
         #expect(sidecar.events().first { $0["type"] == "restart_exhausted" }?["policy"] == "stay")
         #expect(sidecar.process.isRunning, "stay: the host is still up")
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
         #expect(sidecar.types().filter { $0 == "restarting" }.count == 1, "no restart after the budget: \(sidecar.types())")
     }
 
     /// A requested cold restart (SIGHUP) is made while there is room, refused after.
     @Test func aRequestedColdRestartPastTheBudgetIsRefusedAndTheServiceGoesOn() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast + ["--cold-restart-budget", "1", "--sighup-restart", "cold"])
-        let port = try await sidecar.port()
+        let (sidecar, _, client) = try await serve(Self.fast + ["--cold-restart-budget", "1", "--sighup-restart", "cold"])
         sidecar.signal(SIGHUP)
         #expect(await sidecar.waitFor("healthy", count: 2), "stderr:\n\(sidecar.stderr)")
         // The first cold restart keeps the first interpreter's leftovers (tens of MB).
@@ -228,10 +214,8 @@ struct SupervisedCLITests {
         try await waitUntil("it speaks of the budget; stderr:\n\(sidecar.stderr)") { sidecar.stderr.contains("budget") }
         #expect(sidecar.stderr.contains("the budget is 1 MB"), "stderr:\n\(sidecar.stderr)")
         #expect(sidecar.types().filter { $0 == "healthy" }.count == 2, "no second cold restart: \(sidecar.types())")
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
         #expect(try await client.post("/agent/execute", json: ["agent_id": "echo", "input": [:]]).status == 200)
-        sidecar.signal(SIGTERM)
-        #expect(await sidecar.waitForExit() == 0)
+        await stopCleanly(sidecar)
     }
 
     @Test func aServiceThatFailsAtImportOpensTheCircuitAndTheCLIExitsWithAClearMessage() async throws {
@@ -244,9 +228,7 @@ struct SupervisedCLITests {
     }
 
     @Test func aCDeadlockHoldingTheGILIsWedgedAndExits75() async throws {
-        let sidecar = try SidecarProcess(arguments: Self.fast + ["--wedge-timeout", "1.5"])
-        let port = try await sidecar.port()
-        let client = LoopbackHTTP(port: port, token: sidecar.token)
+        let (sidecar, _, client) = try await serve(Self.fast + ["--wedge-timeout", "1.5"])
         _ = try await client.post("/agent/runs", json: ["agent_id": "fault_c_wedge", "input": [:]])
         let status = await sidecar.waitForExit(within: .seconds(60))
         #expect(status == 75, "stderr:\n\(sidecar.stderr)")

@@ -26,17 +26,40 @@ struct SupervisorTests {
         }
     }
 
-    @Test func crashesRestartWithGrowingCappedDelaysUntilTheCircuitOpens() async throws {
-        let sidecar = FakeSidecar()
+    /// A supervisor running over a scripted backend, with its events collected: the steps
+    /// every test here starts and ends with.
+    private struct Running {
+        let sidecar: FakeSidecar
+        let log: EventLog<SidecarEvent>
+        let supervisor: Supervisor
+        let run: Task<Void, any Error>
+
+        /// Stops the supervisor, then waits for run() to return and `stopped` to arrive.
+        func stop() async throws {
+            try await supervisor.stop()
+            try await run.value
+            try await log.waitFor("stopped")
+        }
+    }
+
+    /// Starts supervising `sidecar` (set up beforehand) and waits for its first `healthy`.
+    private func supervise(_ sidecar: FakeSidecar = FakeSidecar(), _ configuration: HealthCheckConfig? = nil) async throws -> Running {
         let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
+        let supervisor = try Supervisor(sidecar: sidecar, configuration: configuration ?? config())
         let run = Task { try await supervisor.run() }
+        try await log.waitFor("healthy")
+        return Running(sidecar: sidecar, log: log, supervisor: supervisor, run: run)
+    }
+
+    @Test func crashesRestartWithGrowingCappedDelaysUntilTheCircuitOpens() async throws {
+        let running = try await supervise()
+        let (sidecar, log) = (running.sidecar, running.log)
         for crash in 1...6 {
             try await log.waitFor("healthy", count: crash)
             await sidecar.crash()
         }
-        await #expect(throws: SupervisorError.circuitOpen(restarts: 5, lastError: "crashed: crashed on purpose")) { try await run.value }
-        #expect(await supervisor.state == .circuitOpen)
+        await #expect(throws: SupervisorError.circuitOpen(restarts: 5, lastError: "crashed: crashed on purpose")) { try await running.run.value }
+        #expect(await running.supervisor.state == .circuitOpen)
         let events = await log.events
         let seen = restarts(events)
         #expect(seen.map(\.attempt) == [1, 2, 3, 4, 5])
@@ -54,73 +77,58 @@ struct SupervisorTests {
     func aColdRestartPastTheBudgetIsExhausted(policy: WedgedPolicy) async throws {
         let sidecar = FakeSidecar()
         await sidecar.set(plan: RecoveryPlan(kind: .cold, why: "the interpreter has ended"), coldRestartGrowth: 300 << 20)
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.coldRestartBudget = 256 << 20; $0.onExhausted = policy })
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let running = try await supervise(sidecar, config { $0.coldRestartBudget = 256 << 20; $0.onExhausted = policy })
         await sidecar.crash()
-        try await log.waitFor("restart_exhausted")
-        let exhausted = await log.events.first { $0.type == "restart_exhausted" }
+        try await running.log.waitFor("restart_exhausted")
+        let exhausted = await running.log.events.first { $0.type == "restart_exhausted" }
         #expect(exhausted?.kind == .restartExhausted(growth: 300 << 20, budget: 256 << 20, why: "the interpreter has ended", policy: policy))
         #expect(await sidecar.starts == 1, "no second start")
         switch policy {
         case .exit:
-            await #expect(throws: SupervisorError.self) { try await run.value }
+            await #expect(throws: SupervisorError.self) { try await running.run.value }
         case .stay:
-            try await waitUntil("the supervisor settles in .exhausted") { await supervisor.state == .exhausted }
-            try await supervisor.stop()
-            try await run.value
+            try await waitUntil("the supervisor settles in .exhausted") { await running.supervisor.state == .exhausted }
+            try await running.supervisor.stop()
+            try await running.run.value
         }
-        #expect(restarts(await log.events).isEmpty, "nothing announced a restart")
+        #expect(restarts(await running.log.events).isEmpty, "nothing announced a restart")
     }
 
     /// POST /shutdown: the service asked to stop. run() stops it and returns; no restart.
     @Test func aStopTheServiceAsksForEndsRunWithoutARestart() async throws {
-        let sidecar = FakeSidecar()
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let running = try await supervise()
+        let (sidecar, log) = (running.sidecar, running.log)
         await sidecar.requestStop("POST /shutdown")
-        try await run.value
+        try await running.run.value
         try await log.waitFor("stopped")
         #expect(await log.types == ["starting", "healthy", "stopping", "stopped"])
         #expect(await sidecar.restarts.isEmpty)
         #expect(await sidecar.starts == 1)
-        #expect(await supervisor.state == .stopped)
+        #expect(await running.supervisor.state == .stopped)
         if case .stopped(_, let detail)? = await log.events.last?.kind { #expect(detail == "POST /shutdown") }
     }
 
     @Test func failedProbesAreReportedThenRestartTheService() async throws {
-        let sidecar = FakeSidecar()
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.maxRetries = 3 })
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let running = try await supervise(FakeSidecar(), config { $0.maxRetries = 3 })
+        let (sidecar, log) = (running.sidecar, running.log)
         await sidecar.set(healthy: false)
         try await log.waitFor("healthy", count: 2)
-        try await supervisor.stop()
-        try await run.value
-        try await log.waitFor("stopped")
+        try await running.stop()
         let types = await log.types
         #expect(types == ["starting", "healthy", "unhealthy", "unhealthy", "unhealthy", "restarting", "healthy", "stopping", "stopped"])
         let failures = await log.events.compactMap { if case .unhealthy(_, let n) = $0.kind { n } else { nil } }
         #expect(failures == [1, 2, 3])
         #expect(await sidecar.restarts.map(\.kind) == [.respawn])
         #expect(await sidecar.restarts.first?.reason.hasPrefix("unhealthy: 3 consecutive health probes failed") == true)
-        #expect(await supervisor.state == .stopped)
+        #expect(await running.supervisor.state == .stopped)
     }
 
     @Test func aServiceThatFailsAtStartCountsAsACrash() async throws {
         let sidecar = FakeSidecar()
         await sidecar.set(failingStarts: 2)
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
-        try await supervisor.stop()
-        try await run.value
-        try await log.waitFor("stopped")
+        let running = try await supervise(sidecar)
+        try await running.stop()
+        let log = running.log
         #expect(await log.types == ["starting", "failed", "restarting", "starting", "failed", "restarting", "starting", "healthy", "stopping", "stopped"])
         #expect(restarts(await log.events).map(\.attempt) == [1, 2])
     }
@@ -137,11 +145,8 @@ struct SupervisorTests {
     }
 
     @Test func countersResetAfterTheStablePeriod() async throws {
-        let sidecar = FakeSidecar()
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.stablePeriod = .milliseconds(100) })
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let running = try await supervise(FakeSidecar(), config { $0.stablePeriod = .milliseconds(100) })
+        let (sidecar, log, supervisor) = (running.sidecar, running.log, running.supervisor)
         await sidecar.crash()
         try await log.waitFor("healthy", count: 2)
         await sidecar.crash()
@@ -151,42 +156,32 @@ struct SupervisorTests {
         try await waitUntil("the restart count is cleared") { await supervisor.restartCount == 0 }
         await sidecar.crash()
         try await log.waitFor("healthy", count: 4)
-        try await supervisor.stop()
-        try await run.value
-        try await log.waitFor("stopped")
+        try await running.stop()
         #expect(restarts(await log.events).map(\.attempt) == [1, 2, 1])
         #expect(restarts(await log.events).map(\.delay) == [10, 20, 10])
     }
 
     @Test func stopDuringTheBackoffStopsAtOnce() async throws {
-        let sidecar = FakeSidecar()
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config {
+        let running = try await supervise(FakeSidecar(), config {
             $0.backoffInitial = .seconds(3600)
             $0.maxBackoff = .seconds(3600)
         })
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let (sidecar, supervisor) = (running.sidecar, running.supervisor)
         await sidecar.crash()
-        try await log.waitFor("restarting")
+        try await running.log.waitFor("restarting")
         try await supervisor.stop()
-        try await run.value
+        try await running.run.value
         #expect(await supervisor.state == .stopped)
         #expect(await sidecar.starts == 1, "no restart after the stop")
     }
 
     @Test func aStallThatTheInterruptEndsIsReportedAndNeedsNoRestart() async throws {
         let watchdog = FakeWatchdog()
-        let sidecar = FakeSidecar(watchdog: watchdog)
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let running = try await supervise(FakeSidecar(watchdog: watchdog))
+        let (sidecar, log) = (running.sidecar, running.log)
         watchdog.stall(agent: "fault_sleep", requestID: "r1")
         try await log.waitFor("interrupted")
-        try await supervisor.stop()
-        try await run.value
-        try await log.waitFor("stopped")
+        try await running.stop()
         #expect(await log.types == ["starting", "healthy", "stalled", "interrupted", "stopping", "stopped"])
         let interrupted = await log.events.first { $0.type == "interrupted" }
         #expect(interrupted?.kind == .interrupted(agent: "fault_sleep", requestID: "r1"))
@@ -195,16 +190,11 @@ struct SupervisorTests {
 
     @Test func aStallTheInterruptCannotEndIsRestarted() async throws {
         let watchdog = FakeWatchdog()
-        let sidecar = FakeSidecar(watchdog: watchdog)
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let running = try await supervise(FakeSidecar(watchdog: watchdog))
+        let (sidecar, log) = (running.sidecar, running.log)
         watchdog.stall(interruptWorks: false)
         try await log.waitFor("healthy", count: 2)
-        try await supervisor.stop()
-        try await run.value
-        try await log.waitFor("stopped")
+        try await running.stop()
         #expect(await log.types == ["starting", "healthy", "stalled", "restarting", "healthy", "stopping", "stopped"])
         #expect(await sidecar.restarts.first?.reason == "stalled: the event loop stayed blocked after the interrupt (agent fault_sleep)")
         #expect(restarts(await log.events).map(\.attempt) == [1])
@@ -212,14 +202,11 @@ struct SupervisorTests {
 
     @Test func aGILThatNeverComesBackIsWedgedAndExitsUnderTheExitPolicy() async throws {
         let watchdog = FakeWatchdog()
-        let sidecar = FakeSidecar(watchdog: watchdog)
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config())
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let running = try await supervise(FakeSidecar(watchdog: watchdog))
+        let (sidecar, log) = (running.sidecar, running.log)
         watchdog.stall(agent: nil, requestID: nil, gilHeld: true)
-        await #expect(throws: SupervisorError.self) { try await run.value }
-        #expect(await supervisor.state == .wedged)
+        await #expect(throws: SupervisorError.self) { try await running.run.value }
+        #expect(await running.supervisor.state == .wedged)
         try await log.waitFor("wedged")
         #expect(await log.types == ["starting", "healthy", "stalled", "wedged"])
         guard case .wedged(let stacks, let detail, .exit)? = await log.events.last?.kind else {
@@ -233,20 +220,15 @@ struct SupervisorTests {
 
     @Test func underTheStayPolicyAWedgedServiceIsHealthyAgainOnlyWhenTheLoopTurns() async throws {
         let watchdog = FakeWatchdog()
-        let sidecar = FakeSidecar(watchdog: watchdog)
-        let log = EventLog(sidecar.events())
-        let supervisor = try Supervisor(sidecar: sidecar, configuration: config { $0.onWedged = .stay })
-        let run = Task { try await supervisor.run() }
-        try await log.waitFor("healthy")
+        let running = try await supervise(FakeSidecar(watchdog: watchdog), config { $0.onWedged = .stay })
+        let (log, supervisor) = (running.log, running.supervisor)
         watchdog.stall(gilHeld: true)
         try await log.waitFor("wedged")
         #expect(await supervisor.state == .wedged)
         watchdog.loopTurnsAgain()
         try await log.waitFor("healthy", count: 2)
         #expect(await supervisor.state == .running)
-        try await supervisor.stop()
-        try await run.value
-        try await log.waitFor("stopped")
+        try await running.stop()
         #expect(await log.types == ["starting", "healthy", "stalled", "wedged", "healthy", "stopping", "stopped"])
     }
 }
