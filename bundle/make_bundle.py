@@ -391,9 +391,12 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
     What stays a folder, whole: a package with an extension module (dlopen needs a file,
     and a package's modules come from one place), and a package with data files (certifi's
     CA file, jsonschema's meta-schemas: read by path or importlib.resources, which would
-    copy them out of a zip into temporary files); and their distributions' dist-info.
-    ~1 000 files fewer for the first launch to create, ~8 MB smaller. Returns the
-    archive, the entries zipped, the entries kept as folders and the bytes that went in."""
+    copy them out of a zip into temporary files). Every dist-info folder goes into the
+    zip, theirs too: importlib.metadata reads names, versions, entry points and licenses
+    there; only `files()` of a distribution whose package stayed a folder points into the
+    zip (nothing the service runs asks for it). ~1 000 files fewer for the first launch
+    to create, ~8 MB smaller. Returns the archive, the entries zipped, the entries kept as
+    folders and the bytes that went in."""
     entries = sorted(site_packages.iterdir())
     native: set[str] = set()  # top-level names (package or module) that stay folders
     for entry in entries:
@@ -408,13 +411,7 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
     files: list[Path] = []
     for entry in entries:
         if entry.name.endswith(".dist-info"):
-            top_level = entry / "top_level.txt"
-            names = set(top_level.read_text().split()) if top_level.exists() else set()
-            record = entry / "RECORD"
-            if record.exists():
-                names |= {line.split(",", 1)[0].split("/", 1)[0].split(".")[0]
-                          for line in record.read_text().splitlines() if line and not line.startswith(("..", "/"))}
-            stays = bool(names & native)
+            stays = False
         elif entry.is_dir():
             stays = entry.name in native
         else:
@@ -594,7 +591,7 @@ def main() -> None:
     print(f"bundle:        standard library: {zipped} files, {human(zipped_size)} -> {archive.relative_to(staging)} "
           f"{human(archive.stat().st_size)}; folder now {human(size_of(staging))}", flush=True)
     requirements_zip, pure, native, pure_size = zip_pure_requirements(site_packages)
-    print(f"bundle:        requirements that are only compiled Python: {len(pure)} entries, {human(pure_size)} -> "
+    print(f"bundle:        requirements of compiled Python only, and every dist-info: {len(pure)} entries, {human(pure_size)} -> "
           f"{requirements_zip.relative_to(staging)} {human(requirements_zip.stat().st_size)} (named by requirements.pth); "
           f"kept as folders (extension modules or data files): {', '.join(n for n in native if not n.endswith('.dist-info'))}; "
           f"folder now {human(size_of(staging))}", flush=True)
