@@ -24,6 +24,9 @@ let package = Package(
         ),
         // zstd for the single-file bundle's payload (Sources/CZstd/shim.h says why).
         .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
+        // The single file's payload (format, SHA-256) and the cache it is unpacked into:
+        // depends on nothing of the host, which finds the unpacked runtime through it.
+        .target(name: "SingleFile", dependencies: ["CZstd"]),
         // fork/exec with PR_SET_PDEATHSIG for the subprocess backend.
         .target(name: "CSpawn"),
         // The allocator of one interpreter generation, unmapped once it is finalized.
@@ -35,7 +38,7 @@ let package = Package(
         .target(
             name: "EmbeddedHost",
             dependencies: [
-                "Bridge", "CPython", "CZstd", "CSpawn", "CGenerationHeap", "CagentAPI", "Loopback",
+                "Bridge", "CPython", "SingleFile", "CSpawn", "CGenerationHeap", "CagentAPI", "Loopback",
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The host's Python half (cagent_host) is found by path, not as a SwiftPM
@@ -85,7 +88,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CagentJSONTests", dependencies: ["CagentJSON"]),
         .testTarget(name: "BridgeTests", dependencies: ["Bridge", "CPython"]),
-        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "Loopback", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddedHostTests", dependencies: ["EmbeddedHost", "Bridge", "CagentAPI", "CZstd", "SingleFile", "Loopback", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CagentBenchTests", dependencies: ["CagentBench"]),
         .testTarget(name: "LoopbackTests", dependencies: ["Loopback"]),
         .testTarget(name: "CagentClientTests", dependencies: ["CagentClient", "TestSupport"], exclude: ["Fixtures"]),

@@ -19,7 +19,7 @@ unpacked payload):
 
 What is left out, and why, is printed at the end and explained in docs/shipping.md.
 
-The payload format is documented in Sources/EmbeddedHost/Bundle/Payload.swift.
+The payload format is documented in Sources/SingleFile/Payload.swift.
 """
 
 from __future__ import annotations
@@ -438,7 +438,7 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
 
 
 def build_payload(root: Path, parts: tuple[str, ...]) -> tuple[bytes, int]:
-    """The payload of dist/cagent-sidecar.run (format: Sources/EmbeddedHost/Bundle/Payload.swift):
+    """The payload of dist/cagent-sidecar.run (format: Sources/SingleFile/Payload.swift):
     the index, then every file's bytes in index order as one zstd stream. The folder's
     zip archives go in stored (`stored_zip`). Returns the payload and the size of the
     data before compression."""

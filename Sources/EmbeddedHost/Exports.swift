@@ -4,3 +4,6 @@
 @_exported import CagentAPI
 // Duration's units (`milliseconds`, `inSeconds`) that the configuration types speak in.
 @_exported import Loopback
+// The single file's payload and its cache (`OnefileBundle`), which the CLI prepares
+// before anything looks for the runtime.
+@_exported import SingleFile

@@ -4,6 +4,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import EmbeddedHost
+@testable import SingleFile
 #if canImport(Glibc)
 import Glibc
 #endif

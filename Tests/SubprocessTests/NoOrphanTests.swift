@@ -21,7 +21,7 @@ struct NoOrphanTests {
         defer { if host.isRunning { kill(host.processIdentifier, SIGKILL) } }
 
         // `child <pid> port <port>` once the service is healthy.
-        let line = try await readLine(output.fileHandleForReading)
+        let line = await readLine(output.fileHandleForReading)
         let fields = line.split(separator: " ")
         let child = try #require(fields.count == 4 ? Int32(fields[1]) : nil, "harness said: \(line)")
         #expect(processIsAlive(child))
@@ -34,8 +34,8 @@ struct NoOrphanTests {
         try await waitUntil("python (pid \(child)) ends with its SIGKILLed host") { !processIsAlive(child) }
     }
 
-    private func readLine(_ handle: FileHandle) async throws -> String {
-        try await Task.detached {
+    private func readLine(_ handle: FileHandle) async -> String {
+        await Task.detached {
             var data = Data()
             while !data.contains(0x0A) {
                 let chunk = handle.availableData

@@ -1,6 +1,6 @@
 // The executable part of dist/cagent-sidecar.run: finds the host executable in the cache
 // (unpacking it from the file the first time), then execs it. The host then unpacks the
-// Python payload itself (Sources/EmbeddedHost/Bundle/OnefileBundle.swift), reading it
+// Python payload itself (Sources/SingleFile/OnefileBundle.swift), reading it
 // from the .run file named by CAGENT_SINGLE_FILE.
 //
 // Why a loader: the kernel runs only an uncompressed ELF file, and the host is 23 MB of

@@ -56,13 +56,13 @@ struct PayloadEntry: Sendable, Equatable {
     var path: String
 }
 
-enum PayloadError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum PayloadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The payload itself is damaged: unpacking it again cannot help.
     case corrupt(String)
     /// Reading the executable or writing the unpacked files failed.
     case io(path: String, errno: Int32, what: String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .corrupt(let detail): return "the bundled payload is damaged: \(detail)"
         case .io(let path, let code, let what): return "cannot \(what) \(path): \(String(cString: strerror(code)))"
@@ -156,9 +156,9 @@ struct PayloadFile: Sendable {
     /// does: the marker names this payload, and every entry is there with its size.
     /// File contents are checked when unpacking (SHA-256 of the whole payload), not here.
     func damage(in directory: String, entries: [PayloadEntry]) -> String? {
-        let marker = PathString.join(directory, Self.markerName)
+        let marker = joined(directory, Self.markerName)
         guard let text = try? String(contentsOfFile: marker, encoding: .utf8) else { return "no \(Self.markerName) marker" }
-        guard text.trimmingWhitespace() == trailer.hash else {
+        guard text.split(whereSeparator: \.isWhitespace) == [Substring(trailer.hash)] else {
             return "the marker names another payload"
         }
         var info = stat()

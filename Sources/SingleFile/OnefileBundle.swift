@@ -40,6 +40,13 @@ public enum OnefileBundle {
         case temporary
     }
 
+    /// Why the running single file cannot start: its payload could not be read or unpacked.
+    public struct LaunchError: Error, Sendable, CustomStringConvertible {
+        public var path: String
+        public var payload: PayloadError
+        public var description: String { "the Python runtime at \(path) cannot be used: \(payload)" }
+    }
+
     /// The folder name below the cache root.
     public static let cacheFolderName = "cagent-sidecar"
 
@@ -59,7 +66,7 @@ public enum OnefileBundle {
     /// named by ``singleFileVariable``); nil when it carries none. Idempotent within a process.
     public static func prepareRunningExecutable(
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(SidecarError) -> Unpacked? {
+    ) throws(LaunchError) -> Unpacked? {
         if let done = prepared.withLock({ $0 }) { return done }
         let resolved: String
         if let singleFile = environment[singleFileVariable], singleFile.hasPrefix("/") {
@@ -73,7 +80,7 @@ public enum OnefileBundle {
                 executable: resolved, cacheRoot: cacheRoot(environment: environment),
                 temporaryRoot: temporaryRoot(environment: environment))
         } catch {
-            throw .runtimeInvalid(path: resolved, reason: error.description)
+            throw LaunchError(path: resolved, payload: error)
         }
         if let result {
             prepared.withLock { $0 = $0 ?? result }
@@ -86,7 +93,7 @@ public enum OnefileBundle {
     /// (home from `$HOME`, else the password database); nil when there is no home.
     public static func cacheRoot(environment: [String: String]) -> String? {
         if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
-            return PathString.join(xdg, cacheFolderName)
+            return joined(xdg, cacheFolderName)
         }
         var home = environment["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         if home == nil, let entry = getpwuid(getuid()), let directory = entry.pointee.pw_dir {
@@ -94,7 +101,7 @@ public enum OnefileBundle {
             if text.hasPrefix("/") { home = text }
         }
         guard let home else { return nil }
-        return PathString.join(PathString.join(home, ".cache"), cacheFolderName)
+        return joined(joined(home, ".cache"), cacheFolderName)
     }
 
     static func temporaryRoot(environment: [String: String]) -> String {
@@ -108,7 +115,7 @@ public enum OnefileBundle {
         let entries = try payload.index()
         var warnings: [String] = []
         if let cacheRoot {
-            let final = PathString.join(cacheRoot, String(payload.trailer.hash.prefix(32)))
+            let final = joined(cacheRoot, String(payload.trailer.hash.prefix(32)))
             var damage: String?
             if FileManager.default.fileExists(atPath: final) {
                 damage = payload.damage(in: final, entries: entries)
@@ -129,7 +136,7 @@ public enum OnefileBundle {
         } else {
             warnings.append("no cache folder (neither XDG_CACHE_HOME nor a home folder); unpacking into a private temporary folder for this launch")
         }
-        var template = Array((PathString.join(temporaryRoot, "cagent-sidecar-unpacked-XXXXXX")).utf8CString)
+        var template = Array((joined(temporaryRoot, "cagent-sidecar-unpacked-XXXXXX")).utf8CString)
         guard let made = mkdtemp(&template) else {
             throw .io(path: temporaryRoot, errno: errno, what: "create a temporary folder in")
         }
@@ -146,8 +153,8 @@ public enum OnefileBundle {
         try makeDirectories(root)
         guard access(root, W_OK | X_OK) == 0 else { throw .io(path: root, errno: errno, what: "write into") }
         removeLeftovers(in: root)
-        let name = PathString.lastComponent(final)
-        let temporary = PathString.join(root, ".unpack-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
+        let name = String(final[final.index(after: final.lastIndex(of: "/")!)...])
+        let temporary = joined(root, ".unpack-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
         guard mkdir(temporary, 0o700) == 0 else { throw .io(path: temporary, errno: errno, what: "create") }
         try unpack(payload, into: temporary)
         var replaced = false
@@ -163,7 +170,7 @@ public enum OnefileBundle {
                 try? FileManager.default.removeItem(atPath: temporary)
                 return .reused
             }
-            let aside = PathString.join(root, ".damaged-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
+            let aside = joined(root, ".damaged-\(name)-\(getpid())-\(UInt32.random(in: .min ... .max))")
             if rename(final, aside) == 0 {
                 replaced = true
                 try? FileManager.default.removeItem(atPath: aside)
@@ -199,7 +206,7 @@ public enum OnefileBundle {
     }
 
     private static func writeMarker(_ payload: PayloadFile, in directory: String) throws(PayloadError) {
-        let marker = PathString.join(directory, PayloadFile.markerName)
+        let marker = joined(directory, PayloadFile.markerName)
         do {
             try Data((payload.trailer.hash + "\n").utf8).write(to: URL(fileURLWithPath: marker))
         } catch {
@@ -214,7 +221,7 @@ public enum OnefileBundle {
             let parts = name.split(separator: "-")
             guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]) else { continue }
             if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
-                try? FileManager.default.removeItem(atPath: PathString.join(root, name))
+                try? FileManager.default.removeItem(atPath: joined(root, name))
             }
         }
     }
@@ -227,4 +234,9 @@ public enum OnefileBundle {
             }
         }
     }
+}
+
+/// `base/name` with one `/` between them: a cache root from the environment may end in `/`.
+func joined(_ base: String, _ name: String) -> String {
+    base.hasSuffix("/") ? base + name : base + "/" + name
 }
