@@ -158,7 +158,7 @@ struct PayloadFile: Sendable {
     func damage(in directory: String, entries: [PayloadEntry]) -> String? {
         let marker = joined(directory, Self.markerName)
         guard let text = try? String(contentsOfFile: marker, encoding: .utf8) else { return "no \(Self.markerName) marker" }
-        guard text.split(whereSeparator: \.isWhitespace) == [Substring(trailer.hash)] else {
+        guard text.split(whereSeparator: { $0.isWhitespace }) == [Substring(trailer.hash)] else {
             return "the marker names another payload"
         }
         var info = stat()
