@@ -87,6 +87,11 @@ SITE_LEFT_OUT_SUFFIXES = {".pyx": "Cython sources", ".pxd": "Cython declarations
 # own test suites and benchmarks, and fastapi's notes for AI coding assistants (markdown).
 SITE_LEFT_OUT_FOLDERS = {"tests": "the packages' own test suites", "benchmarks": "benchmark scripts and data",
                          ".agents": "fastapi's skill notes for AI coding assistants (markdown)"}
+# Sources that stay beside their .pyc because the module reads its own source when it
+# is imported: anyio's lazy importer (anyio/_lazyimport.py) learns its lazy names from
+# __init__.py with inspect.getsource; sourceless, it imports every submodule at start.
+SITE_SOURCES_KEPT = {"anyio/__init__.py": "anyio's lazy importer reads it (inspect.getsource)",
+                     "anyio/abc/__init__.py": "the same, for anyio.abc"}
 # From the service's python/ folder.
 SERVICE_LEFT_OUT = {"tests", "__pycache__", ".pytest_cache", "pytest.ini", "requirements-dev.txt", "requirements-dev.lock", ".env", ".venv"}
 
@@ -334,6 +339,8 @@ def byte_compile_sourceless(folder: Path) -> tuple[int, list[str]]:
     kept: list[str] = []
     for source in sorted(folder.rglob("*.py")):
         compiled = source.with_suffix(".pyc")
+        if any(source.as_posix().endswith("/" + name) for name in SITE_SOURCES_KEPT):
+            continue  # read at import (SITE_SOURCES_KEPT); its .pyc is still what runs
         if compiled.exists():
             removed += source.stat().st_size
             source.unlink()
@@ -402,9 +409,11 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
     for entry in entries:
         if entry.name.endswith(".dist-info"):
             continue
-        if entry.is_dir() and any(p.is_file() and p.suffix != ".pyc" and p.name != "py.typed" for p in entry.rglob("*")):
+        # Python, compiled or kept as source (SITE_SOURCES_KEPT), imports from a zip alike.
+        if entry.is_dir() and any(p.is_file() and p.suffix not in (".pyc", ".py") and p.name != "py.typed"
+                                  for p in entry.rglob("*")):
             native.add(entry.name)
-        elif entry.is_file() and entry.suffix != ".pyc":
+        elif entry.is_file() and entry.suffix not in (".pyc", ".py"):
             native.add(entry.name.split(".")[0])
     zipped: list[str] = []
     kept: list[str] = []

@@ -69,6 +69,12 @@ def inspect(root: str) -> dict[str, Any]:
     root = os.path.realpath(root) + os.sep
     here = os.path.dirname(os.path.realpath(__file__)) + os.sep
     problems: list[str] = []
+    # Before this probe imports anything. anyio imports its submodules on first use only
+    # when its lazy importer can read anyio/__init__.py (make_bundle.py keeps that
+    # source); the service has answered requests and streamed a run by now, and none of
+    # that needs anyio.to_process.
+    if "anyio.to_process" in sys.modules:
+        problems.append("anyio imported every submodule at start (its lazy importer found no source)")
 
     def inside(path: str) -> bool:
         real = os.path.realpath(path)
