@@ -405,16 +405,16 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
     to create, ~8 MB smaller. Returns the archive, the entries zipped, the entries kept as
     folders and the bytes that went in."""
     entries = sorted(site_packages.iterdir())
-    native: set[str] = set()  # top-level names (package or module) that stay folders
+    folders: set[str] = set()  # top-level names (package or module) that stay folders
     for entry in entries:
         if entry.name.endswith(".dist-info"):
             continue
         # Python, compiled or kept as source (SITE_SOURCES_KEPT), imports from a zip alike.
         if entry.is_dir() and any(p.is_file() and p.suffix not in (".pyc", ".py") and p.name != "py.typed"
                                   for p in entry.rglob("*")):
-            native.add(entry.name)
+            folders.add(entry.name)
         elif entry.is_file() and entry.suffix not in (".pyc", ".py"):
-            native.add(entry.name.split(".")[0])
+            folders.add(entry.name.split(".")[0])
     zipped: list[str] = []
     kept: list[str] = []
     files: list[Path] = []
@@ -422,9 +422,9 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
         if entry.name.endswith(".dist-info"):
             stays = False
         elif entry.is_dir():
-            stays = entry.name in native
+            stays = entry.name in folders
         else:
-            stays = entry.name.split(".")[0] in native
+            stays = entry.name.split(".")[0] in folders
         if stays:
             kept.append(entry.name)
             continue
@@ -599,10 +599,10 @@ def main() -> None:
     archive, zipped, zipped_size = zip_standard_library(lib, {lib / "lib-dynload", site_packages})
     print(f"bundle:        standard library: {zipped} files, {human(zipped_size)} -> {archive.relative_to(staging)} "
           f"{human(archive.stat().st_size)}; folder now {human(size_of(staging))}", flush=True)
-    requirements_zip, pure, native, pure_size = zip_pure_requirements(site_packages)
+    requirements_zip, pure, kept_folders, pure_size = zip_pure_requirements(site_packages)
     print(f"bundle:        requirements of compiled Python only, and every dist-info: {len(pure)} entries, {human(pure_size)} -> "
           f"{requirements_zip.relative_to(staging)} {human(requirements_zip.stat().st_size)} (named by requirements.pth); "
-          f"kept as folders (extension modules or data files): {', '.join(n for n in native if not n.endswith('.dist-info'))}; "
+          f"kept as folders (extension modules or data files): {', '.join(kept_folders)}; "
           f"folder now {human(size_of(staging))}", flush=True)
 
     progress(f"replacing {folder}")

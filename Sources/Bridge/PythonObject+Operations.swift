@@ -250,7 +250,7 @@ extension PythonObject: CustomStringConvertible, CustomDebugStringConvertible {
     }
 
     /// What `str` and `repr` share: `convert` (`PyObject_Str` or `PyObject_Repr`) under
-    /// the GIL, and a placeholder instead of an exception wherever Python cannot answer
+    /// the GIL, and a text naming the failure instead of an exception wherever Python cannot answer
     /// (`<failure TYPE object>`, a `resultType` with lone surrogates, no interpreter).
     private func rendered(
         by convert: (UnsafeMutablePointer<PyObject>) -> UnsafeMutablePointer<PyObject>?,

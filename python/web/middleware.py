@@ -3,10 +3,12 @@ requests only shares."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
-class HttpMiddleware:
+class HttpMiddleware(ABC):
     """Passes every scope but ``http`` (uvicorn's ``lifespan``, a ``websocket``) to the
     app untouched, and each HTTP request to ``http``."""
 
@@ -19,6 +21,6 @@ class HttpMiddleware:
             return
         await self.http(scope, receive, send)
 
+    @abstractmethod
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handles one HTTP request (``scope["type"] == "http"``)."""
-        raise NotImplementedError

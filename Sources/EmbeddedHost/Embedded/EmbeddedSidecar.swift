@@ -460,7 +460,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         return outcome
     }
 
-    /// Drops a waiter whose command was never sent.
+    /// Drops a waiter once it is done with: answered, timed out, or its command never sent.
     private func forget(_ answer: Once<Outcome>) {
         awaiting.removeAll { $0.answer === answer }
     }

@@ -9,7 +9,7 @@
 ///
 /// ```
 /// idle → initializing(1) → serving(g) → finalizing → initializing(g + 1)   (cold restart)
-/// serving(g) → serving(g, reimported)             (warm recovery, or a cold restart refused)
+/// serving(g) → serving(g)                       (warm recovery, or a cold restart refused)
 /// serving(g) → awaitingRecovery(g) → serving | finalizing      (its loop ended by itself)
 /// initializing | serving | finalizing → ended(exit)
 /// ```
@@ -28,9 +28,8 @@ struct InterpreterThreadState: Sendable, Equatable {
         case idle
         /// A new interpreter is being initialized on a thread of its own.
         case initializing(serviceGeneration: Int)
-        /// Its loop runs; `reimported`: the service was imported anew in this interpreter
-        /// (extension copies are installed already).
-        case serving(serviceGeneration: Int, reimported: Bool)
+        /// Its loop runs (the service imported anew when the interpreter served before).
+        case serving(serviceGeneration: Int)
         /// The loop of a generation that served ended by itself: the interpreter is kept
         /// until the thread is told (``Recovery``). What the interpreter held then is kept
         /// too, for the decision.
@@ -123,11 +122,11 @@ struct InterpreterThreadState: Sendable, Equatable {
         case (.idle, .started):
             return startInterpreter(serviceGeneration: 1)
         case (.initializing(let generation), .initialized(nil)):
-            state = .serving(serviceGeneration: generation, reimported: false)
+            state = .serving(serviceGeneration: generation)
             return .serve(serviceGeneration: generation, reimport: false)
         case (.initializing(let generation), .initialized(let error?)):
             return leaveUnfinalized(generation, .failed("cannot initialize the interpreter: \(error)"))
-        case (.serving(let generation, _), .loopEnded(let loop)):
+        case (.serving(let generation), .loopEnded(let loop)):
             if case .failed(let error) = loop.outcome, loop.served {
                 // A loop that served and then ended by itself leaves a sound interpreter:
                 // the sidecar decides (warm first; cold when that fails).
@@ -138,7 +137,7 @@ struct InterpreterThreadState: Sendable, Equatable {
         case (.awaitingRecovery(let generation, var loop), .recovery(let recovery)):
             switch recovery {
             case .warm:
-                state = .serving(serviceGeneration: generation, reimported: true)
+                state = .serving(serviceGeneration: generation)
                 return .serve(serviceGeneration: generation, reimport: true)
             case .cold:
                 loop.outcome = .command(.cold)
@@ -177,7 +176,7 @@ struct InterpreterThreadState: Sendable, Equatable {
             if cold {
                 // Finalizing would wait for these threads forever: keep this interpreter
                 // and serve again with the service imported anew.
-                state = .serving(serviceGeneration: generation, reimported: true)
+                state = .serving(serviceGeneration: generation)
                 return .serve(
                     serviceGeneration: generation, reimport: true,
                     refusedColdRestart: loop.blockers.map { "non-daemon thread '\($0)' is still running" })
