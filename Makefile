@@ -8,7 +8,7 @@ STAMP       := $(VENV)/.requirements-installed
 SWIFT_FLAGS ?=
 RUN_ARGS    ?= --token-file .cagent-token
 
-.PHONY: all setup lock system libpython build run test test-swift test-python test-examples bench clean bundle test-bundle bench-bundle soak
+.PHONY: all setup lock system libpython build run test test-swift test-python test-examples bench clean bundle bundle-profile test-bundle bench-bundle soak
 
 all: build
 
@@ -123,6 +123,11 @@ bundle: setup libpython
 # unshare -m), serving the whole API; the single file's cache cases.
 test-bundle: bundle
 	bundle/test.sh
+
+# The functions a start and an idle service run, which make bundle links first
+# (bundle/hot-functions.txt), measured under valgrind's callgrind.
+bundle-profile: bundle
+	bundle/profile.sh
 
 # Launch times of the single file (first, later) beside the folder; PYINSTALLER=... adds
 # a PyInstaller --onefile build of the same service.

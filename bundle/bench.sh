@@ -92,55 +92,13 @@ printf 'bench-bundle: %-46s %9s×\n' \
     "single file, first launch / folder" "$(ratio "$(median "${first[@]}")" "$(median "${folder[@]}")")" \
     "single file, later launch / folder" "$(ratio "$(median "${later[@]}")" "$(median "${folder[@]}")")"
 
-# Idle resident memory: VmRSS once the service answers GET /health and two reads 0.5 s
-# apart agree within 1 % (imports and the first request's allocations are done), up to
-# 10 s. Printed in MB; RUNS launches each, interleaved.
-rss_settled_kb() {
-    local pid=$1 previous=0 current n
-    for n in $(seq 20); do
-        current=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
-        if [ "$previous" -gt 0 ] && [ $((current > previous ? current - previous : previous - current)) -le $((previous / 100)) ]; then
-            break
-        fi
-        previous=$current
-        sleep 0.5
-    done
-    echo "$current"
-}
-# idle_rss_kb KIND: launch, wait for /health, measure, SIGTERM.
-idle_rss_kb() {
-    local kind=$1 pid port out=$work/rss.out
-    : >"$out"
-    case $kind in
-    folder|single)
-        local executable=$work/folder/cagent-sidecar
-        [ "$kind" = single ] && executable=$work/single.run
-        env -i CAGENT_TOKEN=bench XDG_CACHE_HOME="$work/cache-first-1" TMPDIR="$work" "$executable" run --port 0 --log-level error \
-            >"$out" 2>"$work/rss.err" &
-        pid=$!
-        until port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$out") && [ -n "$port" ]; do
-            kill -0 "$pid" 2>/dev/null || { echo "bench-bundle: $executable exited:" >&2; cat "$work/rss.err" >&2; return 1; }
-            sleep 0.01
-        done ;;
-    uvicorn)
-        port=$((20000 + RANDOM % 20000))
-        (cd "$project/python" && exec env -i CAGENT_TOKEN=bench PATH=/usr/bin:/bin "$venv_python" -m uvicorn main:app \
-            --host 127.0.0.1 --port "$port" --log-level error) >"$out" 2>&1 &
-        pid=$! ;;
-    esac
-    until curl -s -o /dev/null "http://127.0.0.1:$port/health"; do
-        kill -0 "$pid" 2>/dev/null || { echo "bench-bundle: $kind exited:" >&2; cat "$out" >&2; return 1; }
-        sleep 0.01
-    done
-    curl -s -o /dev/null "http://127.0.0.1:$port/health"
-    rss_settled_kb "$pid"
-    kill -TERM "$pid"; wait "$pid" || true
-}
+# Idle resident memory (bundle/idle-rss.sh): VmRSS once the service answers GET /health
+# and has settled. Printed in MB; RUNS launches each, interleaved.
 rss_folder=(); rss_single=(); rss_uvicorn=()
 for n in $(seq "$runs"); do
-    rss_folder+=("$(idle_rss_kb folder)")
-    rss_single+=("$(idle_rss_kb single)")
-    rss_uvicorn+=("$(idle_rss_kb uvicorn)")
+    rss_folder+=("$(bundle/idle-rss.sh host "$work/folder/cagent-sidecar" "$work/no-cache")")
+    rss_single+=("$(bundle/idle-rss.sh host "$work/single.run" "$work/cache-first-1")")
+    rss_uvicorn+=("$(bundle/idle-rss.sh uvicorn "$venv_python")")
 done
 mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
 mbs() { local out=() v; for v in "$@"; do out+=("$(mb "$v")"); done; echo "${out[*]}"; }

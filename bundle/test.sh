@@ -9,7 +9,7 @@
 # without the token), /agent/execute, an SSE run, and a probe agent that checks every
 # sys.path entry and every loaded module's file is inside the bundle.
 #
-# Scenarios: the sizes; the folder; the folder moved after its first launch; the single file's
+# Scenarios: idle RSS against plain uvicorn (outside the namespace); the sizes; the folder; the folder moved after its first launch; the single file's
 # first and later launches (timed); two concurrent first launches; a truncated cache; a
 # first launch killed mid-unpack; a read-only empty cache (private temporary folder,
 # removed at exit); a read-only populated cache (reused); the single file renamed and
@@ -35,6 +35,21 @@ if [ "${1:-}" != --inside ]; then
     cp -a bundle/probe_agents "$work/agents"
     cp bundle/test.sh "$work/test.sh"   # the project folder is hidden inside
     started=$SECONDS
+    # Issue 13's promise on memory, outside the namespace (plain uvicorn needs the venv):
+    # the bundled host idle within 12 MB of plain uvicorn running the same service
+    # (measured ~+10 MB, the goal +8; docs/shipping.md). Median of three launches each.
+    median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+    host_kb=(); plain_kb=()
+    for _ in 1 2 3; do
+        host_kb+=("$(bundle/idle-rss.sh host "$work/folder/cagent-sidecar" "$work/rss-cache")")
+        plain_kb+=("$(bundle/idle-rss.sh uvicorn .venv/bin/python)")
+    done
+    extra_kb=$(($(median3 "${host_kb[@]}") - $(median3 "${plain_kb[@]}")))
+    echo "test-bundle: idle RSS: bundled host $(median3 "${host_kb[@]}") kB, plain uvicorn $(median3 "${plain_kb[@]}") kB: +$extra_kb kB"
+    if [ "$extra_kb" -gt $((12 * 1024)) ]; then
+        echo "test-bundle: FAIL: the bundled host idles at more than plain uvicorn + 12 MB" >&2
+        exit 1
+    fi
     unshare -m --propagation private bash "$work/test.sh" --inside "$work" "$project"
     echo "test-bundle: all passed in $((SECONDS - started)) s"
     exit 0

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# make bundle-profile: rewrites bundle/hot-functions.txt, the functions of the executable
+# that a start and an idle service run, which bundle/build.sh links first.
+#
+# The bundled folder's host, with its symbol table, runs under valgrind's callgrind (every function
+# run, not a sample): a start, GET /health, an execute and a run streamed over SSE, then 30 s idle
+# (health probes and the watchdog), then SIGTERM. Under valgrind that takes a few minutes.
+# Refresh it when `make bundle` says that few of the listed functions are found.
+#
+# Environment: BUNDLE_SCRATCH (default .build-bundle), BUNDLE_DIST (default dist).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+project=$PWD
+scratch=${BUNDLE_SCRATCH:-.build-bundle}
+dist=${BUNDLE_DIST:-dist}
+unstripped=$scratch/release/cagent-sidecar
+for needed in "$dist/cagent-sidecar/cagent-sidecar" "$unstripped"; do
+    [ -x "$needed" ] || { echo "bundle-profile: $needed is missing; run make bundle" >&2; exit 1; }
+done
+if ! command -v valgrind >/dev/null; then
+    echo "bundle-profile: installing valgrind with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
+fi
+command -v curl >/dev/null || { echo "bundle-profile: needs curl" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/cagent-bundle-profile.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -a "$dist/cagent-sidecar" "$work/folder"
+# Function names kept, debug info dropped (valgrind 3.19 cannot read lld's DWARF 5).
+strip --strip-debug -o "$work/folder/cagent-sidecar" "$unstripped"
+host=$work/folder/cagent-sidecar
+
+echo "bundle-profile: starting the host under callgrind (a few minutes)"
+# Generous supervision timeouts: everything runs ~50x slower under valgrind.
+env -i CAGENT_TOKEN=profile TMPDIR="$work" valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
+    --compress-strings=no --compress-pos=no --demangle=no "$host" run --port 0 --log-level error \
+    --start-timeout 900 --stall-threshold 120 --health-timeout 60 --wedge-timeout 300 \
+    >"$work/out" 2>"$work/err" &
+pid=$!
+SECONDS=0
+until grep -q "listening on" "$work/out"; do
+    kill -0 "$pid" 2>/dev/null || { echo "bundle-profile: the host exited:" >&2; tail -20 "$work/err" >&2; exit 1; }
+    [ "$SECONDS" -lt 900 ] || { echo "bundle-profile: no 'listening on' after 900 s" >&2; kill "$pid"; exit 1; }
+    sleep 1
+done
+url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/out" | head -1)
+echo "bundle-profile: listening after ${SECONDS} s at $url; requests, then 30 s idle"
+auth=(-H "Authorization: Bearer profile" -H "content-type: application/json")
+for _ in 1 2 3; do curl -sf -o /dev/null "$url/health"; done
+curl -sf -o /dev/null "${auth[@]}" -X POST "$url/agent/execute" -d '{"agent_id":"echo","input":{"text":"hi"}}'
+run=$(curl -sf "${auth[@]}" -X POST "$url/agent/runs" -d '{"agent_id":"echo","input":{"text":"hi"}}')
+request_id=$(echo "$run" | sed -n 's/.*"request_id":"\([^"]*\)".*/\1/p')
+curl -sf -o /dev/null -N "${auth[@]}" "$url/agent/stream/$request_id"
+sleep 30
+kill -TERM "$pid"
+wait "$pid" || true
+[ -s "$work/callgrind.out" ] || { echo "bundle-profile: callgrind wrote no profile" >&2; tail -20 "$work/err" >&2; exit 1; }
+
+# Every function callgrind charged to the executable (ob=), in the order it first appears,
+# by its symbol (callgrind marks a function's recursion levels with 'N: one name); not
+# code without a symbol (callgrind names it by address) nor callgrind's "(below main)".
+list=bundle/hot-functions.txt
+{
+    echo "# The executable's functions that a start, a few requests and 30 s idle run, linked"
+    echo "# first by bundle/build.sh. Written by make bundle-profile (bundle/profile.sh)."
+    awk -v exe="$host" '
+        /^ob=/ { inexe = (substr($0, 4) == exe) }
+        /^fn=/ && inexe { name = substr($0, 4); sub(/\047[0-9]+$/, "", name)
+            if (name !~ /^(0x[0-9a-f]+|\(below main\))$/ && !(name in seen)) { seen[name] = 1; print name } }
+    ' "$work/callgrind.out"
+} >"$work/list"
+count=$(grep -vc '^#' "$work/list" || true)
+[ "$count" -gt 1000 ] || { echo "bundle-profile: only $count functions profiled; is $host unstripped?" >&2; exit 1; }
+mv "$work/list" "$project/$list"
+echo "bundle-profile: $list: $count functions; run make bundle to link with it"
