@@ -37,9 +37,11 @@ archive="$(config LIBPL)/$(config LIBRARY)"
 libs=$("$python" -c 'import sysconfig as s; print(" ".join(dict.fromkeys((s.get_config_var("MODLIBS") + " " + s.get_config_var("LIBS") + " " + s.get_config_var("SYSLIBS")).split())))')
 
 object="$out/libpython$version.o"
-if [ ! -f "$object" ] || [ "$archive" -nt "$object" ]; then
+# --unique keeps each member's .text, .text.hot and .text.unlikely a section of its own,
+# so a link with a symbol order (bundle/build.sh) can put the hot ones first.
+if [ ! -f "$object" ] || [ "$archive" -nt "$object" ] || [ "$0" -nt "$object" ]; then
     echo "libpython: $archive -> $object"
-    ld -r --whole-archive "$archive" -o "$object.tmp"
+    ld -r --whole-archive --unique='.text*' "$archive" -o "$object.tmp"
     mv "$object.tmp" "$object"
 fi
 [ -f "$out/libpython$version.a" ] || ar rc "$out/libpython$version.a"

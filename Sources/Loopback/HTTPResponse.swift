@@ -9,7 +9,7 @@ public struct HTTPResponseHead: Sendable, Equatable {
 
     /// Parses the text before the blank line; the status line must be `HTTP/1.x code …`.
     public static func parse(_ text: String) throws(LoopbackError) -> HTTPResponseHead {
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
+        var lines = text.split(separator: Character("\r\n"), omittingEmptySubsequences: false)
         let statusLine = lines.isEmpty ? "" : lines.removeFirst()
         let parts = statusLine.split(separator: " ")
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
@@ -46,7 +46,7 @@ public struct HTTPResponse: Sendable, Equatable {
     /// Parses a response read to the end of its connection: the body is what follows the
     /// head, de-chunked when chunked, cut at `Content-Length` when longer.
     public static func parse(_ bytes: [UInt8]) throws(LoopbackError) -> HTTPResponse {
-        guard let split = bytes.firstRange(of: headEnd) else { throw LoopbackError(.malformed, "no header end") }
+        guard let split = bytes.firstRange(ofBytes: headEnd) else { throw LoopbackError(.malformed, "no header end") }
         let head = try HTTPResponseHead.parse(String(decoding: bytes[..<split.lowerBound], as: UTF8.self))
         var body = Array(bytes[split.upperBound...])
         if head.isChunked {
@@ -61,7 +61,7 @@ public struct HTTPResponse: Sendable, Equatable {
     public static func dechunk(_ body: [UInt8]) -> [UInt8] {
         var output: [UInt8] = []
         var index = body.startIndex
-        while let lineEnd = body[index...].firstRange(of: Array("\r\n".utf8)) {
+        while let lineEnd = body[index...].firstRange(ofBytes: Array("\r\n".utf8)) {
             let sizeText = String(decoding: body[index..<lineEnd.lowerBound], as: UTF8.self)
             guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16), size > 0 else { break }
             let start = lineEnd.upperBound

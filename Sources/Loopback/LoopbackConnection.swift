@@ -89,7 +89,7 @@ public final class LoopbackConnection: @unchecked Sendable {
     public func readHead(deadline: ContinuousClock.Instant) throws(LoopbackError) -> HTTPResponseHead {
         var end: Range<Int>?
         while true {
-            end = pending.firstRange(of: HTTPResponse.headEnd)
+            end = pending.firstRange(ofBytes: HTTPResponse.headEnd)
             if end != nil { break }
             guard try receive(deadline: deadline) else {
                 throw LoopbackError(.closed, pending.isEmpty ? "no answer" : "no header end")
@@ -156,7 +156,7 @@ public final class LoopbackConnection: @unchecked Sendable {
         let newline: [UInt8] = [13, 10]
         var end: Range<Int>?
         while true {
-            end = pending.firstRange(of: newline)
+            end = pending.firstRange(ofBytes: newline)
             if end != nil { break }
             guard try receive(deadline: deadline) else { return nil }
         }

@@ -29,7 +29,7 @@ public enum LibpythonLink: Sendable, Equatable {
             // address perms offset dev inode path
             let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
             guard fields.count == 6 else { continue }
-            let path = fields[5].trimmingPrefix(while: { $0 == " " })
+            let path = fields[5].drop(while: { $0 == " " })
             if isSharedLibpython(String(path)) { return String(path) }
         }
         return nil
@@ -52,7 +52,7 @@ public enum LibpythonLink: Sendable, Equatable {
     /// `/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0` and the like.
     static func isSharedLibpython(_ path: String) -> Bool {
         let file = path.split(separator: "/").last.map(String.init) ?? path
-        return file.hasPrefix("libpython3") && file.contains(".so")
+        return file.hasPrefix("libpython3") && file.split(separator: ".").contains("so")
     }
 
     /// The warning, or nil when libpython is linked in.

@@ -114,7 +114,7 @@ public struct RuntimeLocator: Sendable {
             programName = PathString.join(root, "bin/python")
         } else if fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.py"))
                     || fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.pyc"))
-                    || fileExists(PathString.join(root, "lib/python\(linkedVersion.replacing(".", with: "")).zip")) {
+                    || fileExists(PathString.join(root, "lib/python\(linkedVersion.filter { $0 != "." }).zip")) {
             home = root
             programName = PathString.join(root, "bin/python\(linkedVersion)")
         } else {
