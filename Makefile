@@ -87,10 +87,11 @@ run: build
 
 test: test-python test-swift test-examples test-bundle
 
-# The service's tests, then the host's Python half (cagent_host).
+# The service's tests, then the host's Python half (cagent_host), then the bundle's tools.
 test-python: setup
 	cd python && ../$(VENV_PY) -m pytest -q
 	$(VENV_PY) -m pytest -q Tests/host_python
+	$(VENV_PY) -m pytest -q bundle/tests
 
 # One CPython runtime per process: the Bridge tests keep one interpreter alive while
 # the host tests initialize and finalize their own, so each target runs in a process

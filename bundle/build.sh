@@ -46,6 +46,7 @@ hot=$project/bundle/hot-functions.txt
 layout=(-Xswiftc -Xfrontend -Xswiftc -function-sections
     -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
     -Xlinker "--symbol-ordering-file=$hot" -Xlinker --no-warn-symbol-ordering
+    -Xlinker "-Map=$(cd "$scratch" && pwd)/cagent-sidecar.map"
     -Xlinker "-L$(cd "$scratch/static-libstdcxx" && pwd)")
 # SwiftPM keeps objects built without these flags (seen with -function-sections): a build
 # with other flags than the last one starts its release folder over.

@@ -7,16 +7,20 @@
 # (health probes and the watchdog), then SIGTERM. Under valgrind that takes a few minutes.
 # Refresh it when `make bundle` says that few of the listed functions are found.
 #
-# Environment: BUNDLE_SCRATCH (default .build-bundle), BUNDLE_DIST (default dist).
+# Environment: BUNDLE_SCRATCH (default .build-bundle), BUNDLE_DIST (default dist),
+# BUNDLE_PYTHON (default .venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project=$PWD
 scratch=${BUNDLE_SCRATCH:-.build-bundle}
 dist=${BUNDLE_DIST:-dist}
 unstripped=$scratch/release/cagent-sidecar
-for needed in "$dist/cagent-sidecar/cagent-sidecar" "$unstripped"; do
-    [ -x "$needed" ] || { echo "bundle-profile: $needed is missing; run make bundle" >&2; exit 1; }
+link_map=$scratch/cagent-sidecar.map
+python=${BUNDLE_PYTHON:-.venv/bin/python}
+for needed in "$dist/cagent-sidecar/cagent-sidecar" "$unstripped" "$link_map"; do
+    [ -f "$needed" ] || { echo "bundle-profile: $needed is missing; run make bundle" >&2; exit 1; }
 done
+[ -x "$python" ] || { echo "bundle-profile: $python is missing; run make setup" >&2; exit 1; }
 if ! command -v valgrind >/dev/null; then
     echo "bundle-profile: installing valgrind with apt-get"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
@@ -55,21 +59,14 @@ sleep 30
 kill -TERM "$pid"
 wait "$pid" || true
 [ -s "$work/callgrind.out" ] || { echo "bundle-profile: callgrind wrote no profile" >&2; tail -20 "$work/err" >&2; exit 1; }
+# Kept beside the build, so the list can be remade from it without valgrind.
+cp "$work/callgrind.out" "$scratch/callgrind.out"
 
-# Every function callgrind charged to the executable (ob=), in the order it first appears,
-# by its symbol (callgrind marks a function's recursion levels with 'N: one name); not
-# code without a symbol (callgrind names it by address) nor callgrind's "(below main)".
+# The names lld should place first: what ran, less names whose other copies would pull
+# large cold sections forward (bundle/hot_functions.py says why), from the build's map.
 list=bundle/hot-functions.txt
-{
-    echo "# The executable's functions that a start, a few requests and 30 s idle run, linked"
-    echo "# first by bundle/build.sh. Written by make bundle-profile (bundle/profile.sh)."
-    awk -v exe="$host" '
-        /^ob=/ { inexe = (substr($0, 4) == exe) }
-        /^fn=/ && inexe { name = substr($0, 4); sub(/\047[0-9]+$/, "", name)
-            if (name !~ /^(0x[0-9a-f]+|\(below main\))$/ && !(name in seen)) { seen[name] = 1; print name } }
-    ' "$work/callgrind.out"
-} >"$work/list"
+"$python" bundle/hot_functions.py "$scratch/callgrind.out" "$host" "$link_map" >"$work/list"
 count=$(grep -vc '^#' "$work/list" || true)
 [ "$count" -gt 1000 ] || { echo "bundle-profile: only $count functions profiled; is $host unstripped?" >&2; exit 1; }
 mv "$work/list" "$project/$list"
-echo "bundle-profile: $list: $count functions; run make bundle to link with it"
+echo "bundle-profile: $list: $count functions ($(sed -n 's/.*; \([0-9]*\) names defined more than once.*/\1/p' "$list") left out); run make bundle to link with it"
