@@ -87,6 +87,14 @@ SITE_LEFT_OUT_SUFFIXES = {".pyx": "Cython sources", ".pxd": "Cython declarations
 # own test suites and benchmarks, and fastapi's notes for AI coding assistants (markdown).
 SITE_LEFT_OUT_FOLDERS = {"tests": "the packages' own test suites", "benchmarks": "benchmark scripts and data",
                          ".agents": "fastapi's skill notes for AI coding assistants (markdown)"}
+# Files that only installers and type checkers read: `py.typed` (PEP 561's marker), and a
+# dist-info's installer bookkeeping. RECORD lists the files as pip installed them, with
+# their hashes: the bundle ships other bytes (sourceless .pyc, stripped extension
+# modules), so it would be wrong here; INSTALLER, REQUESTED and WHEEL say who installed
+# it and how it was built. importlib.metadata's names, versions, entry points and
+# licenses stay; `files()` of a bundled distribution is None.
+SITE_LEFT_OUT_NAMES = {"py.typed": "PEP 561 markers for type checkers"}
+DIST_INFO_LEFT_OUT = {"RECORD", "INSTALLER", "REQUESTED", "WHEEL"}
 # Sources that stay beside their .pyc because the module reads its own source when it
 # is imported: anyio's lazy importer (anyio/_lazyimport.py) learns its lazy names from
 # __init__.py with inspect.getsource; sourceless, it imports every submodule at start.
@@ -269,6 +277,14 @@ def copy_requirements(distributions: list[metadata.Distribution], target: Path, 
                 key = f"requirements: {folder}/  {SITE_LEFT_OUT_FOLDERS[folder]}"
                 left_out[key] = left_out.get(key, 0) + source.stat().st_size
                 continue
+            if relative.name in SITE_LEFT_OUT_NAMES:
+                key = f"requirements: {relative.name}  {SITE_LEFT_OUT_NAMES[relative.name]}"
+                left_out[key] = left_out.get(key, 0) + source.stat().st_size
+                continue
+            if relative.parts[0].endswith(".dist-info") and relative.name in DIST_INFO_LEFT_OUT:
+                key = "requirements: dist-info RECORD, INSTALLER, REQUESTED, WHEEL  installer bookkeeping"
+                left_out[key] = left_out.get(key, 0) + source.stat().st_size
+                continue
             if source.suffix in SITE_LEFT_OUT_SUFFIXES:
                 key = f"requirements: *{source.suffix}  {SITE_LEFT_OUT_SUFFIXES[source.suffix]}"
                 left_out[key] = left_out.get(key, 0) + source.stat().st_size
@@ -353,11 +369,16 @@ def byte_compile_sourceless(folder: Path) -> tuple[int, list[str]]:
 
 def write_zip(archive: Path, root: Path, files: list[Path], compression: int) -> None:
     """`files` (below `root`) into `archive` under their paths relative to `root`, with a
-    fixed timestamp: the payload's content hash must not change with the build. Every
-    folder gets an entry of its own: zipimport finds a namespace package (a folder with
-    no __init__, e.g. opentelemetry) only by its folder's entry."""
+    fixed timestamp: the payload's content hash must not change with the build. A folder
+    without an __init__ (a namespace package, e.g. opentelemetry) gets an entry of its own:
+    zipimport finds one only by that entry. No other folder does: every entry costs the
+    interpreter ~1 KB while the zip is on sys.path (zipimport's directory, and
+    importlib.metadata's copy of the archive's once anything asks for entry points), and
+    dist-info folders are found by their files' names."""
+    inits = {path.parent for path in files if path.name in ("__init__.py", "__init__.pyc")}
     folders = sorted({parent.relative_to(root).as_posix() + "/" for path in files for parent in path.parents
-                      if parent != root and parent.is_relative_to(root)})
+                      if parent != root and parent.is_relative_to(root) and parent not in inits
+                      and not any(part.endswith(".dist-info") for part in parent.relative_to(root).parts)})
     with zipfile.ZipFile(archive, "w", compression=compression) as out:
         for folder in folders:
             info = zipfile.ZipInfo(folder, date_time=(2000, 1, 1, 0, 0, 0))
