@@ -1,22 +1,31 @@
 """The symbol order make bundle links with (bundle/hot-functions.txt), from a profile.
 
-Reads the functions callgrind charged to the executable and the link map of the build
-that was profiled, and writes the names lld should place first. lld's order file names
-symbols, not sections, and gives every section defining a listed name the same priority,
-local copies included: a generic specialization that several modules each carry (the
-same mangled name, local in each) would pull every copy's section forward, and where a
-copy sits in one of the toolchain's unsplittable sections (libswiftCore's, _RegexParser's
-1.6 and 0.5 MB `.text`) that whole section would be placed among the hot code. Such a
-name is left out unless every section it would pull forward is small or hot anyway.
+Reads the instructions callgrind saw run in the executable (`--dump-instr=yes`), names
+the function around each by the executable's symbol table, and writes the names lld
+should place first.
+
+By address, not by callgrind's function names: a body often has several names (Swift
+merges identical functions and value witnesses, C has aliases), and callgrind reports one
+of them, which may be a name defined in many objects.
+
+lld's order file names symbols, not sections, and gives every section defining a listed
+name the same priority, local copies included: a generic specialization that several
+modules each carry (the same mangled name, local in each) pulls every copy's section
+forward, and where a copy sits in one of the toolchain's unsplittable sections
+(libswiftCore's 1.6 MB `.text`, _RegexParser's 0.5 MB) that whole section would be placed
+among the hot code. Such a name is left out unless every section it would pull forward is
+small or hot anyway (the link map says which sections define which names).
 
 Usage: hot_functions.py CALLGRIND_OUT EXECUTABLE LINK_MAP > hot-functions.txt
 """
 
 from __future__ import annotations
 
+import bisect
 import re
+import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,24 +39,70 @@ HEADER = """\
 """
 
 
-def profiled_functions(callgrind_out: Path, executable: str) -> list[str]:
-    """Every function callgrind charged to the file named `executable` (ob=, compared by
-    name: the profile's temporary folder is gone by the time the list is remade).
-
-    Names are symbols (callgrind runs with --demangle=no); a recursion level's 'N mark
-    is dropped, and code without a symbol (named by its address) is skipped.
-    """
-    names: dict[str, None] = {}
+def executed_addresses(callgrind_out: Path, executable: str) -> list[int]:
+    """Every instruction address callgrind charged to the file named `executable` (ob=,
+    compared by name: the profile's temporary folder is gone when the list is remade),
+    in first-seen order. Cost lines start with the address (`--compress-pos=no`)."""
+    name = Path(executable).name
+    seen: dict[int, None] = {}
     in_executable = False
     with callgrind_out.open(encoding="utf-8", errors="replace") as lines:
         for line in lines:
             if line.startswith("ob="):
-                in_executable = Path(line[3:].rstrip("\n")).name == Path(executable).name
-            elif line.startswith("fn=") and in_executable:
-                name = re.sub(r"'\d+$", "", line[3:].rstrip("\n"))
-                if not re.fullmatch(r"0x[0-9a-f]+|\(below main\)", name):
-                    names.setdefault(name)
-    return list(names)
+                in_executable = Path(line[3:].rstrip("\n")).name == name
+            elif in_executable and line.startswith("0x"):
+                seen.setdefault(int(line.split(maxsplit=1)[0], 16))
+    return list(seen)
+
+
+@dataclass
+class SymbolTable:
+    """The executable's code symbols: where each body starts and ends, and its names."""
+
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    names: list[list[str]] = field(default_factory=list)
+    definitions: Counter[str] = field(default_factory=Counter)
+
+
+def symbol_table(nm_output: str) -> SymbolTable:
+    """From `nm -S --defined-only` (address, size, type, name): code symbols only. A
+    symbol without a size ends where the next one starts."""
+    bodies: dict[int, tuple[int, list[str]]] = {}
+    table = SymbolTable()
+    for line in nm_output.splitlines():
+        fields = line.split()
+        if len(fields) == 4 and fields[2] in "tTwWiI":
+            start, size, name = int(fields[0], 16), int(fields[1], 16), fields[3]
+        elif len(fields) == 3 and fields[1] in "tTwW":
+            start, size, name = int(fields[0], 16), 0, fields[2]
+        else:
+            continue
+        table.definitions[name] += 1
+        known_size, names = bodies.setdefault(start, (size, []))
+        names.append(name)
+        bodies[start] = (max(known_size, size), names)
+    starts = sorted(bodies)
+    for index, start in enumerate(starts):
+        size, names = bodies[start]
+        following = starts[index + 1] if index + 1 < len(starts) else start + max(size, 1)
+        table.starts.append(start)
+        table.ends.append(start + size if size else following)
+        table.names.append(names)
+    return table
+
+
+def functions_run(addresses: list[int], table: SymbolTable) -> list[str]:
+    """The function around each address, once, in first-seen order: of a body's names,
+    one defined nowhere else when there is one."""
+    order: dict[str, None] = {}
+    for address in addresses:
+        index = bisect.bisect_right(table.starts, address) - 1
+        if index < 0 or address >= table.ends[index]:
+            continue  # code without a symbol (PLT stubs and the like)
+        names = table.names[index]
+        order.setdefault(min(names, key=lambda name: (table.definitions[name] > 1, name)))
+    return list(order)
 
 
 @dataclass
@@ -82,13 +137,13 @@ def text_sections(link_map: Path) -> TextSections:
     return sections
 
 
-def hot_order(profiled: list[str], sections: TextSections) -> tuple[list[str], int]:
+def hot_order(run: list[str], sections: TextSections) -> tuple[list[str], int]:
     """The names to list, and how many names defined more than once were left out."""
-    single = [name for name in profiled if len(sections.defined_in.get(name, ())) == 1]
+    single = [name for name in run if len(sections.defined_in.get(name, ())) == 1]
     hot_sections = {sections.defined_in[name][0] for name in single}
     order: list[str] = []
     left_out = 0
-    for name in profiled:
+    for name in run:
         places = sections.defined_in.get(name, [])
         if len(places) > 1 and any(
             place not in hot_sections and sections.sizes[place] > SMALL_SECTION for place in places
@@ -103,8 +158,9 @@ def main(arguments: list[str]) -> None:
     if len(arguments) != 3:
         raise SystemExit(__doc__)
     callgrind_out, executable, link_map = arguments
-    profiled = profiled_functions(Path(callgrind_out), executable)
-    order, left_out = hot_order(profiled, text_sections(Path(link_map)))
+    nm = subprocess.run(["nm", "-S", "--defined-only", executable], check=True, capture_output=True, text=True)
+    run = functions_run(executed_addresses(Path(callgrind_out), executable), symbol_table(nm.stdout))
+    order, left_out = hot_order(run, text_sections(Path(link_map)))
     sys.stdout.write(HEADER.format(left_out=left_out))
     sys.stdout.writelines(name + "\n" for name in order)
 

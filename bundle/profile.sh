@@ -37,7 +37,7 @@ host=$work/folder/cagent-sidecar
 echo "bundle-profile: starting the host under callgrind (a few minutes)"
 # Generous supervision timeouts: everything runs ~50x slower under valgrind.
 env -i CAGENT_TOKEN=profile TMPDIR="$work" valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
-    --compress-strings=no --compress-pos=no --demangle=no "$host" run --port 0 --log-level error \
+    --dump-instr=yes --compress-strings=no --compress-pos=no --demangle=no "$host" run --port 0 --log-level error \
     --start-timeout 900 --stall-threshold 120 --health-timeout 60 --wedge-timeout 300 \
     >"$work/out" 2>"$work/err" &
 pid=$!
@@ -59,13 +59,12 @@ sleep 30
 kill -TERM "$pid"
 wait "$pid" || true
 [ -s "$work/callgrind.out" ] || { echo "bundle-profile: callgrind wrote no profile" >&2; tail -20 "$work/err" >&2; exit 1; }
-# Kept beside the build, so the list can be remade from it without valgrind.
-cp "$work/callgrind.out" "$scratch/callgrind.out"
 
-# The names lld should place first: what ran, less names whose other copies would pull
-# large cold sections forward (bundle/hot_functions.py says why), from the build's map.
+# The names lld should place first: the functions around the instructions that ran (by
+# the unstripped executable's symbols: the same addresses), less names whose other
+# copies would pull large cold sections forward (bundle/hot_functions.py says why).
 list=bundle/hot-functions.txt
-"$python" bundle/hot_functions.py "$scratch/callgrind.out" "$host" "$link_map" >"$work/list"
+"$python" bundle/hot_functions.py "$work/callgrind.out" "$unstripped" "$link_map" >"$work/list"
 count=$(grep -vc '^#' "$work/list" || true)
 [ "$count" -gt 1000 ] || { echo "bundle-profile: only $count functions profiled; is $host unstripped?" >&2; exit 1; }
 mv "$work/list" "$project/$list"
