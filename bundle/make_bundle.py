@@ -340,16 +340,21 @@ def byte_compile(folders: list[Path]) -> list[str]:
     return failures
 
 
-def byte_compile_sourceless(folder: Path) -> tuple[int, list[str]]:
+def byte_compile_sourceless(folder: Path, bundle_root: Path) -> tuple[int, list[str]]:
     """Replaces every .py below `folder` with its .pyc beside it (`foo.py` -> `foo.pyc`,
     the layout Python imports without a source: SourcelessFileLoader), as PyInstaller
     ships its archive. Halves the standard library and the requirements; what it costs is
     source lines in tracebacks through those frames and `inspect.getsource` on them
     (docs/shipping.md). A file that does not compile stays as source. Returns the bytes
-    of source removed and the files that stayed."""
+    of source removed and the files that stayed.
+    Each code object's file name is the module's path in the bundle
+    (`runtime/lib/python3.11/json/decoder.py`), not the build's staging folder: the
+    sourceless and zip loaders keep what the .pyc says, so tracebacks showed the build
+    machine's path, and the payload's hash changed with the checkout's."""
     # Unchecked-hash headers, not timestamps: the copies' timestamps are the build's, and
     # the payload's content hash (the cache's name) must not change when the files do not.
     ok = compileall.compile_dir(str(folder), quiet=2, legacy=True, workers=0 if (os.cpu_count() or 1) > 1 else 1,
+                                stripdir=str(bundle_root),
                                 invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     removed = 0
     kept: list[str] = []
@@ -612,7 +617,7 @@ def main() -> None:
     copy_tree(project / "Sources" / "EmbeddedHost" / "Python", staging / "host-python", {"__pycache__"}, left_out, "host-python")
 
     progress("byte-compiling: the runtime to sourceless .pyc, the service and cagent_host beside their .py")
-    source_removed, failures = byte_compile_sourceless(lib)
+    source_removed, failures = byte_compile_sourceless(lib, staging)
     left_out["runtime: .py sources of the standard library and the requirements  (sourceless .pyc shipped)"] = source_removed
     failures += byte_compile([staging / "service", staging / "host-python"])
     print(f"bundle:        runtime sources replaced by their .pyc: {human(source_removed)} of .py left out; "

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.metadata
+import json.decoder
 import os
 import re
 import sys
 from typing import Any
+
+import starlette.routing
 
 from agents.base import Agent, Emit
 
@@ -106,6 +109,11 @@ def inspect(root: str) -> dict[str, Any]:
         file = getattr(module, "__file__", None)
         if file and not inside(file):
             problems.append(f"module {name} comes from outside the bundle: {file}")
+    # Code compiled into the bundle names its file by its place in the bundle, never the
+    # build machine's staging folder (a standard-library module and a requirement's).
+    for code in (json.decoder.JSONDecoder.decode.__code__, starlette.routing.Router.__init__.__code__):
+        if not code.co_filename.startswith("runtime/lib/python3.11/"):
+            problems.append(f"code compiled for the bundle names its file {code.co_filename!r}")
     if not inside(sys.prefix) or not inside(sys.base_prefix):
         problems.append(f"sys.prefix {sys.prefix} / base_prefix {sys.base_prefix} outside the bundle")
     if not sys.flags.isolated:
