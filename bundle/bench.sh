@@ -93,7 +93,7 @@ printf 'bench-bundle: %-46s %9s×\n' \
     "single file, later launch / folder" "$(ratio "$(median "${later[@]}")" "$(median "${folder[@]}")")"
 
 # Idle resident memory (bundle/idle-rss.sh): VmRSS once the service answers GET /health
-# and has settled. Printed in MB; RUNS launches each, interleaved.
+# and has settled. Printed as kB / 1024; RUNS launches each, interleaved.
 rss_folder=(); rss_single=(); rss_uvicorn=()
 for n in $(seq "$runs"); do
     rss_folder+=("$(bundle/idle-rss.sh host "$work/folder/cagent-sidecar" "$work/no-cache")")

@@ -43,16 +43,17 @@ libstdcxx=$("$clang" -print-file-name=libstdc++.a)
 mkdir -p "$scratch/static-libstdcxx"
 ln -sf "$libstdcxx" "$scratch/static-libstdcxx/libstdc++.a"
 hot=$project/bundle/hot-functions.txt
-layout=(-Xswiftc -Xfrontend -Xswiftc -function-sections
-    -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+compile=(-Xswiftc -Xfrontend -Xswiftc -function-sections)
+link=(-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
     -Xlinker "--symbol-ordering-file=$hot" -Xlinker --no-warn-symbol-ordering
     -Xlinker "-Map=$(cd "$scratch" && pwd)/cagent-sidecar.map"
     -Xlinker "-L$(cd "$scratch/static-libstdcxx" && pwd)")
-# SwiftPM keeps objects built without these flags (seen with -function-sections): a build
-# with other flags than the last one starts its release folder over.
-stamp=$scratch/layout-flags
-if [ "$(cat "$stamp" 2>/dev/null)" != "${layout[*]}" ]; then
-    echo "bundle: code layout flags changed; rebuilding $scratch's release objects"
+# SwiftPM keeps objects compiled without -function-sections (it relinks when link flags
+# change, but does not recompile for a frontend flag): a build whose compile flags differ
+# from the last one's starts its release folder over.
+stamp=$scratch/compile-flags
+if [ "$(cat "$stamp" 2>/dev/null)" != "${compile[*]}" ]; then
+    echo "bundle: compile flags changed; rebuilding $scratch's release objects"
     rm -rf "$scratch"/*-linux-gnu/release
 fi
 # Nor does it relink when only the list changed.
@@ -62,13 +63,13 @@ echo "bundle: swift build -c release --static-swift-stdlib --scratch-path $scrat
 set +e
 PKG_CONFIG_PATH="$static/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
     swift build --scratch-path "$scratch" -c release --static-swift-stdlib --product cagent-sidecar \
-    $(cat "$static/link-flags") "${layout[@]}" \
+    $(cat "$static/link-flags") "${compile[@]}" "${link[@]}" \
     2>&1 | grep -a --line-buffered -v -e "is dangerous, better use" -e "^\[[0-9]*/[0-9]*\] Compiling"
 status=${PIPESTATUS[0]}
 set -e
 executable="$scratch/release/cagent-sidecar"
 [ "$status" = 0 ] && [ -x "$executable" ] || { echo "bundle: the release build failed" >&2; exit 1; }
-echo "${layout[*]}" >"$stamp"
+echo "${compile[*]}" >"$stamp"
 # (no `| grep -q` under pipefail: grep leaving early fails the pipeline with SIGPIPE)
 if readelf -d "$executable" | grep "NEEDED" | grep "libpython" >&2; then
     echo "bundle: $executable still needs a shared libpython" >&2

@@ -68,7 +68,8 @@ class SymbolTable:
 def symbol_table(nm_output: str) -> SymbolTable:
     """From `nm -S --defined-only` (address, size, type, name): code symbols only. A
     symbol without a size ends where the next one starts."""
-    bodies: dict[int, tuple[int, list[str]]] = {}
+    sizes: dict[int, int] = {}
+    names: defaultdict[int, list[str]] = defaultdict(list)
     table = SymbolTable()
     for line in nm_output.splitlines():
         fields = line.split()
@@ -79,16 +80,14 @@ def symbol_table(nm_output: str) -> SymbolTable:
         else:
             continue
         table.definitions[name] += 1
-        known_size, names = bodies.setdefault(start, (size, []))
-        names.append(name)
-        bodies[start] = (max(known_size, size), names)
-    starts = sorted(bodies)
+        sizes[start] = max(sizes.get(start, 0), size)
+        names[start].append(name)
+    starts = sorted(sizes)
     for index, start in enumerate(starts):
-        size, names = bodies[start]
-        following = starts[index + 1] if index + 1 < len(starts) else start + max(size, 1)
+        following = starts[index + 1] if index + 1 < len(starts) else start + max(sizes[start], 1)
         table.starts.append(start)
-        table.ends.append(start + size if size else following)
-        table.names.append(names)
+        table.ends.append(start + sizes[start] if sizes[start] else following)
+        table.names.append(names[start])
     return table
 
 

@@ -2,10 +2,11 @@
 # make bundle-profile: rewrites bundle/hot-functions.txt, the functions of the executable
 # that a start and an idle service run, which bundle/build.sh links first.
 #
-# The bundled folder's host, with its symbol table, runs under valgrind's callgrind (every function
-# run, not a sample): a start, GET /health, an execute and a run streamed over SSE, then 30 s idle
-# (health probes and the watchdog), then SIGTERM. Under valgrind that takes a few minutes.
-# Refresh it when `make bundle` says that few of the listed functions are found.
+# The bundled folder's host, with its symbol table, runs under valgrind's callgrind (every
+# instruction run, not a sample): a start, GET /health, an execute and a run streamed over
+# SSE, then 30 s idle (health probes and the watchdog), then SIGTERM. Under valgrind that
+# takes a few minutes. Refresh it when `make bundle` says that few of the listed functions
+# are found.
 #
 # Environment: BUNDLE_SCRATCH (default .build-bundle), BUNDLE_DIST (default dist),
 # BUNDLE_PYTHON (default .venv/bin/python).
@@ -66,6 +67,6 @@ wait "$pid" || true
 list=bundle/hot-functions.txt
 "$python" bundle/hot_functions.py "$work/callgrind.out" "$unstripped" "$link_map" >"$work/list"
 count=$(grep -vc '^#' "$work/list" || true)
-[ "$count" -gt 1000 ] || { echo "bundle-profile: only $count functions profiled; is $host unstripped?" >&2; exit 1; }
+[ "$count" -gt 1000 ] || { echo "bundle-profile: only $count functions profiled; has $unstripped its symbol table?" >&2; exit 1; }
 mv "$work/list" "$project/$list"
 echo "bundle-profile: $list: $count functions ($(sed -n 's/.*; \([0-9]*\) names defined more than once.*/\1/p' "$list") left out); run make bundle to link with it"

@@ -9,11 +9,11 @@
 # without the token), /agent/execute, an SSE run, and a probe agent that checks every
 # sys.path entry and every loaded module's file is inside the bundle.
 #
-# Scenarios: idle RSS against plain uvicorn (outside the namespace); the sizes; the folder; the folder moved after its first launch; the single file's
-# first and later launches (timed); two concurrent first launches; a truncated cache; a
-# first launch killed mid-unpack; a read-only empty cache (private temporary folder,
-# removed at exit); a read-only populated cache (reused); the single file renamed and
-# moved (same cache).
+# Scenarios: idle RSS against plain uvicorn (outside the namespace); the sizes; the
+# folder; the folder moved after its first launch; the single file's first and later
+# launches (timed); two concurrent first launches; a truncated cache; a first launch
+# killed mid-unpack; a read-only empty cache (private temporary folder, removed at exit);
+# a read-only populated cache (reused); the single file renamed and moved (same cache).
 set -euo pipefail
 
 if [ "${1:-}" != --inside ]; then
