@@ -372,25 +372,24 @@ def byte_compile_sourceless(folder: Path, bundle_root: Path) -> tuple[int, list[
     return removed, kept
 
 
-def write_zip(archive: Path, root: Path, files: list[Path], compression: int) -> None:
-    """`files` (below `root`) into `archive` under their paths relative to `root`, with a
-    fixed timestamp: the payload's content hash must not change with the build. A folder
-    without an __init__ (a namespace package, e.g. opentelemetry) gets an entry of its own:
-    zipimport finds one only by that entry. No other folder does: every entry costs the
-    interpreter ~1 KB while the zip is on sys.path (zipimport's directory, and
-    importlib.metadata's copy of the archive's once anything asks for entry points), and
-    dist-info folders are found by their files' names."""
+def write_zip(archive: Path, root: Path, files: list[Path], compression: int, folder: str) -> None:
+    """`files` (below `root`) into `archive`, in `folder` under their paths relative to
+    `root`, with a fixed timestamp: the payload's content hash must not change with the
+    build. `sys.path` names that folder inside the archive (`InterpreterPaths` in
+    Sources/EmbeddedHost/Runtime/PythonRuntime.swift says why). A folder without an
+    __init__ (a namespace package, e.g. opentelemetry) gets an entry of its own: zipimport
+    finds one only by that entry. No other folder does: every entry costs the interpreter
+    ~0.3 KB while the zip is on sys.path (zipimport's directory)."""
     inits = {path.parent for path in files if path.name in ("__init__.py", "__init__.pyc")}
     folders = sorted({parent.relative_to(root).as_posix() + "/" for path in files for parent in path.parents
-                      if parent != root and parent.is_relative_to(root) and parent not in inits
-                      and not any(part.endswith(".dist-info") for part in parent.relative_to(root).parts)})
+                      if parent != root and parent.is_relative_to(root) and parent not in inits})
     with zipfile.ZipFile(archive, "w", compression=compression) as out:
-        for folder in folders:
-            info = zipfile.ZipInfo(folder, date_time=(2000, 1, 1, 0, 0, 0))
+        for name in folders:
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=(2000, 1, 1, 0, 0, 0))
             info.external_attr = (0o40755 << 16) | 0x10
             out.writestr(info, b"")
         for path in files:
-            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=(2000, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(f"{folder}/{path.relative_to(root).as_posix()}", date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = compression
             info.external_attr = 0o644 << 16
             out.writestr(info, path.read_bytes(), compresslevel=9 if compression == zipfile.ZIP_DEFLATED else None)
@@ -398,14 +397,15 @@ def write_zip(archive: Path, root: Path, files: list[Path], compression: int) ->
 
 def zip_standard_library(lib: Path, keep: set[Path]) -> tuple[Path, int, int]:
     """Moves the standard library below `lib` (but not the folders in `keep`: lib-dynload,
-    the requirements) into lib/pythonXY.zip, deflated: the archive every CPython puts on
-    sys.path ahead of lib/pythonX.Y (zipimport is frozen into the interpreter; the
-    embeddable Windows distribution ships its standard library the same way). One file
-    instead of ~550 (the single file's first launch creates fewer), 6-7 MB smaller in the
-    folder. Returns the archive, how many files went in and their size."""
-    archive = lib.parent / f"python{VERSION.replace('.', '')}.zip"
+    the requirements) into lib/stdlib.zip, deflated, as the folder pythonX.Y inside it,
+    which the host puts on sys.path (`InterpreterPaths.bundleStandardLibrary`; zipimport
+    is frozen into the interpreter, the embeddable Windows distribution ships its
+    standard library zipped too). One file instead of ~550 (the single file's first launch
+    creates fewer), 6-7 MB smaller in the folder. Returns the archive, how many files went
+    in and their size."""
+    archive = lib.parent / "stdlib.zip"
     files = sorted(p for p in lib.rglob("*") if p.is_file() and not any(p.is_relative_to(k) for k in keep))
-    write_zip(archive, lib, files, zipfile.ZIP_DEFLATED)
+    write_zip(archive, lib, files, zipfile.ZIP_DEFLATED, lib.name)
     size = sum(p.stat().st_size for p in files)
     for path in files:
         path.unlink()
@@ -417,19 +417,17 @@ def zip_standard_library(lib: Path, keep: set[Path]) -> tuple[Path, int, int]:
 
 def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[str], int]:
     """Moves every top-level entry of the requirements that holds only compiled Python
-    (package, module or dist-info folder) into <site>/requirements.zip, deflated, and
-    names it in <site>/requirements.pth, which site.py reads when it adds the folder: the
-    zip follows the folder on sys.path, zipimport imports from it (namespace packages
-    too: `write_zip`), importlib.metadata reads the dist-info folders in it.
+    (package or module) into <site>/requirements.zip, deflated, as the folder
+    site-packages inside it, which the host puts on sys.path after the standard library
+    (`InterpreterPaths.bundleRequirements`); zipimport imports from it, namespace packages
+    too (`write_zip`).
     What stays a folder, whole: a package with an extension module (dlopen needs a file,
-    and a package's modules come from one place), and a package with data files (certifi's
+    and a package's modules come from one place), a package with data files (certifi's
     CA file, jsonschema's meta-schemas: read by path or importlib.resources, which would
-    copy them out of a zip into temporary files). Every dist-info folder goes into the
-    zip, theirs too: importlib.metadata reads names, versions, entry points and licenses
-    there; only `files()` of a distribution whose package stayed a folder points into the
-    zip (nothing the service runs asks for it). ~1 000 files fewer for the first launch
-    to create, ~8 MB smaller. Returns the archive, the entries zipped, the entries kept as
-    folders and the bytes that went in."""
+    copy them out of a zip into temporary files), and every dist-info folder:
+    importlib.metadata reads names, versions, entry points and licenses there, by listing
+    the folder. ~1 000 files fewer for the first launch to create, ~8 MB smaller. Returns
+    the archive, the entries zipped, the entries kept as folders and the bytes that went in."""
     entries = sorted(site_packages.iterdir())
     folders: set[str] = set()  # top-level names (package or module) that stay folders
     for entry in entries:
@@ -446,7 +444,7 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
     files: list[Path] = []
     for entry in entries:
         if entry.name.endswith(".dist-info"):
-            stays = False
+            stays = True
         elif entry.is_dir():
             stays = entry.name in folders
         else:
@@ -457,8 +455,7 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
         zipped.append(entry.name)
         files += [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.is_file())
     archive = site_packages / "requirements.zip"
-    write_zip(archive, site_packages, files, zipfile.ZIP_DEFLATED)
-    (site_packages / "requirements.pth").write_text("requirements.zip\n")
+    write_zip(archive, site_packages, files, zipfile.ZIP_DEFLATED, "site-packages")
     size = sum(p.stat().st_size for p in files)
     for path in files:
         path.unlink()
@@ -466,7 +463,7 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
         folder = site_packages / name
         if folder.is_dir():
             shutil.rmtree(folder)
-    return archive, zipped, kept, size
+    return archive, zipped, [name for name in kept if not name.endswith(".dist-info")], size
 
 
 # ---------------------------------------------------------------------------- payload
@@ -626,8 +623,8 @@ def main() -> None:
     print(f"bundle:        standard library: {zipped} files, {human(zipped_size)} -> {archive.relative_to(staging)} "
           f"{human(archive.stat().st_size)}; folder now {human(size_of(staging))}", flush=True)
     requirements_zip, pure, kept_folders, pure_size = zip_pure_requirements(site_packages)
-    print(f"bundle:        requirements of compiled Python only, and every dist-info: {len(pure)} entries, {human(pure_size)} -> "
-          f"{requirements_zip.relative_to(staging)} {human(requirements_zip.stat().st_size)} (named by requirements.pth); "
+    print(f"bundle:        requirements of compiled Python only: {len(pure)} entries, {human(pure_size)} -> "
+          f"{requirements_zip.relative_to(staging)} {human(requirements_zip.stat().st_size)}; "
           f"kept as folders (extension modules or data files): {', '.join(kept_folders)}; "
           f"folder now {human(size_of(staging))}", flush=True)
 
@@ -650,7 +647,7 @@ def main() -> None:
     # ------------------------------------------------------------------ report
     parts = {
         "executable (host + libpython, stripped)": folder / name,
-        f"standard library (.pyc in lib/python{VERSION.replace('.', '')}.zip)": lib.parent / f"python{VERSION.replace('.', '')}.zip",
+        "standard library (.pyc in lib/stdlib.zip)": lib.parent / "stdlib.zip",
         "lib-dynload": lib / "lib-dynload",
         f"{site_packages.relative_to(folder)}": site_packages,
         "service": folder / "service",

@@ -255,14 +255,14 @@ check "concurrent: one folder in the cache, no leftovers ($(cache_entries "$work
 say "  $(grep -h "^cagent-sidecar:" "$work/concurrent1.err" "$work/concurrent2.err" | tr '\n' ' ')"
 
 say "a truncated cache"
-victim="$cache/cagent-sidecar/$hash/runtime/lib/python311.zip"
+victim="$cache/cagent-sidecar/$hash/runtime/lib/stdlib.zip"
 size=$(stat -c %s "$victim")
 truncate -s 100 "$victim"
 launch truncated "$work/single.run" "$cache"
 wait_listening truncated && api truncated "$cache/cagent-sidecar/$hash"
 stop truncated
-check "truncated: the launch said the cache was damaged" grep -q "was damaged (runtime/lib/python311.zip has 100 bytes" "$work/truncated.err"
-check "truncated: python311.zip is whole again" test "$(stat -c %s "$victim")" = "$size"
+check "truncated: the launch said the cache was damaged" grep -q "was damaged (runtime/lib/stdlib.zip has 100 bytes" "$work/truncated.err"
+check "truncated: stdlib.zip is whole again" test "$(stat -c %s "$victim")" = "$size"
 check "truncated: one folder in the cache, no leftovers" test "$(cache_entries "$cache")" = "$hash "
 
 say "a first launch killed mid-unpack, then launched again"

@@ -29,9 +29,16 @@ public struct InterpreterConfiguration: Sendable {
     /// standard-library paths instead of extending them.
     public var extraSearchPaths: [String]
 
+    /// `PyConfig.module_search_paths`, set: `sys.path` before `site` is exactly these, and
+    /// CPython computes none. For a prefix whose standard library is not where CPython
+    /// looks (a bundle keeps it in a folder inside a zip: `RuntimeLocator`). `nil` lets
+    /// CPython compute them from the prefix.
+    public var moduleSearchPaths: [String]?
+
     public init(
         programName: String? = nil,
         pythonHome: String? = nil,
+        moduleSearchPaths: [String]? = nil,
         isolated: Bool = true,
         installSignalHandlers: Bool = false,
         argv: [String] = [],
@@ -39,6 +46,7 @@ public struct InterpreterConfiguration: Sendable {
     ) {
         self.programName = programName
         self.pythonHome = pythonHome
+        self.moduleSearchPaths = moduleSearchPaths
         self.isolated = isolated
         self.installSignalHandlers = installSignalHandlers
         self.argv = argv

@@ -67,6 +67,10 @@ public enum PythonInterpreter {
                 let s = PyConfig_SetBytesString(cfg, &cfg.pointee.home, home)
                 if PyStatus_Exception(s) != 0 { return s }
             }
+            if let paths = config.moduleSearchPaths {
+                let s = setModuleSearchPaths(cfg, paths)
+                if PyStatus_Exception(s) != 0 { return s }
+            }
             if !config.argv.isEmpty {
                 let s = withCStringArray(config.argv) { argc, argv in
                     PyConfig_SetBytesArgv(cfg, argc, argv)
@@ -177,6 +181,24 @@ public enum PythonInterpreter {
         }
         return nil
     }
+}
+
+/// Sets `PyConfig.module_search_paths` to `paths` and marks it set, so CPython's path
+/// calculation keeps them as they are.
+func setModuleSearchPaths(_ cfg: UnsafeMutablePointer<PyConfig>, _ paths: [String]) -> PyStatus {
+    for path in paths {
+        // Decoded from bytes as every other setting is: PyConfig_SetBytesString preinitializes
+        // and decodes with the locale into a PyMem_RawMalloc'd string, owned here until freed;
+        // the list keeps a copy.
+        var wide: UnsafeMutablePointer<wchar_t>?
+        defer { PyMem_RawFree(wide) }
+        var s = PyConfig_SetBytesString(cfg, &wide, path)
+        if PyStatus_Exception(s) != 0 { return s }
+        s = PyWideStringList_Append(&cfg.pointee.module_search_paths, wide)
+        if PyStatus_Exception(s) != 0 { return s }
+    }
+    cfg.pointee.module_search_paths_set = 1
+    return PyStatus_Ok()
 }
 
 /// Calls `body` with a NULL-terminated `char *argv[]` built from `strings`, valid only

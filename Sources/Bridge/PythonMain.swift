@@ -10,7 +10,10 @@ extension PythonInterpreter {
     /// and user site, and neither the script's folder nor the working directory is put on
     /// `sys.path` (uvicorn adds its `--app-dir` itself); Python's own signal handlers are
     /// installed, as in any `python` process.
-    public static func runMain(programName: String, pythonHome: String?, arguments: [String]) -> Int32 {
+    /// `moduleSearchPaths`: as ``InterpreterConfiguration/moduleSearchPaths``.
+    public static func runMain(
+        programName: String, pythonHome: String?, moduleSearchPaths: [String]? = nil, arguments: [String]
+    ) -> Int32 {
         var config = PyConfig()
         let status: PyStatus = withUnsafeMutablePointer(to: &config) { cfg in
             PyConfig_InitIsolatedConfig(cfg)
@@ -21,6 +24,10 @@ extension PythonInterpreter {
             if PyStatus_Exception(s) != 0 { return s }
             if let pythonHome {
                 s = PyConfig_SetBytesString(cfg, &cfg.pointee.home, pythonHome)
+                if PyStatus_Exception(s) != 0 { return s }
+            }
+            if let moduleSearchPaths {
+                s = setModuleSearchPaths(cfg, moduleSearchPaths)
                 if PyStatus_Exception(s) != 0 { return s }
             }
             s = withCStringArray([programName] + arguments) { argc, argv in

@@ -17,19 +17,20 @@ enum PythonCommand {
 
     static func runIfRequested(_ arguments: [String] = CommandLine.arguments) {
         guard arguments.count > 1, arguments[1] == name else { return }
-        let interpreter: (programName: String?, home: String?)
+        let interpreter: InterpreterPaths
         do {
             if let home = ProcessInfo.processInfo.environment["CAGENT_PYTHON_HOME"], !home.isEmpty {
                 interpreter = try RuntimeLocator(explicitHome: home).interpreter(at: home)
             } else {
-                let runtime = try RuntimeLocator(explicitHome: nil).locate()
-                interpreter = (runtime.programName, runtime.home)
+                interpreter = try RuntimeLocator(explicitHome: nil).locate().interpreter
             }
         } catch {
             StandardError.write("cagent-sidecar python: \(error.description)\n")
             exit(EXIT_FAILURE)
         }
         let program = interpreter.programName ?? RuntimeLocator.currentExecutableDirectory() + "/python"
-        exit(PythonInterpreter.runMain(programName: program, pythonHome: interpreter.home, arguments: Array(arguments.dropFirst(2))))
+        exit(PythonInterpreter.runMain(
+            programName: program, pythonHome: interpreter.home, moduleSearchPaths: interpreter.moduleSearchPaths,
+            arguments: Array(arguments.dropFirst(2))))
     }
 }

@@ -80,16 +80,44 @@ struct RuntimeLocatorTests {
         }
     }
 
-    /// make bundle ships the standard library as sourceless .pyc in lib/python311.zip
-    /// (no lib/python3.11/os.py); a sourceless os.pyc in place is a prefix too.
+    /// A prefix whose standard library is sourceless (os.pyc) or in CPython's own
+    /// lib/python311.zip: CPython finds it there itself.
     @Test(arguments: ["lib/python3.11/os.pyc", "lib/python311.zip"])
-    func aBundleWithASourcelessOrZippedStandardLibraryIsAPrefix(landmark: String) throws {
+    func aSourcelessOrZippedStandardLibraryIsAPrefix(landmark: String) throws {
         let layout = try makeLayout(bundle: true)
         try FileManager.default.moveItem(atPath: "\(layout.bin)/runtime/lib/python3.11/os.py",
                                          toPath: "\(layout.bin)/runtime/\(landmark)")
         let runtime = try locator(bin: layout.bin, cwd: layout.project).locate()
         #expect(runtime.source == .bundle)
         #expect(runtime.home == "\(layout.bin)/runtime")
+        #expect(runtime.interpreter.moduleSearchPaths == nil)
+    }
+
+    /// make bundle's layout: the standard library in the folder python3.11 inside
+    /// lib/stdlib.zip, which sys.path names (so importlib.metadata never reads the
+    /// archive's directory), ahead of lib/python3.11 and lib-dynload; the requirements'
+    /// zip likewise.
+    @Test func aBundleStandardLibraryIsNamedByItsFolderInsideTheZip() throws {
+        let layout = try makeLayout(bundle: true)
+        let runtimeRoot = "\(layout.bin)/runtime"
+        try FileManager.default.removeItem(atPath: "\(runtimeRoot)/lib/python3.11/os.py")
+        try "".write(toFile: "\(runtimeRoot)/lib/stdlib.zip", atomically: true, encoding: .utf8)
+        let runtime = try locator(bin: layout.bin, cwd: layout.project).locate()
+        #expect(runtime.source == .bundle)
+        #expect(runtime.home == runtimeRoot)
+        let standard = [
+            "\(runtimeRoot)/lib/stdlib.zip/python3.11", "\(runtimeRoot)/lib/python3.11",
+            "\(runtimeRoot)/lib/python3.11/lib-dynload",
+        ]
+        #expect(runtime.interpreter.moduleSearchPaths == standard)
+
+        // The requirements' zip, when there is one: its site-packages folder, after them.
+        try FileManager.default.createDirectory(
+            atPath: "\(runtimeRoot)/lib/python3.11/dist-packages", withIntermediateDirectories: true)
+        try "".write(toFile: "\(runtimeRoot)/lib/python3.11/dist-packages/requirements.zip", atomically: true, encoding: .utf8)
+        let withRequirements = try locator(bin: layout.bin, cwd: layout.project).locate()
+        #expect(withRequirements.interpreter.moduleSearchPaths
+                == standard + ["\(runtimeRoot)/lib/python3.11/dist-packages/requirements.zip/site-packages"])
     }
 
     @Test func anExplicitPathThatIsNoRuntimeSaysWhy() throws {

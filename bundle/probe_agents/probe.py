@@ -91,8 +91,9 @@ def inspect(root: str) -> dict[str, Any]:
             failed.append(f"{name}: {type(error).__name__}: {error}")
     if failed:
         problems.append(f"imports failed: {failed}")
-    # Metadata from both places requirements live: the zip (fastapi's dependencies) and
-    # the folders (pydantic-core, uvloop); mcp and pydantic read their versions at import.
+    # Metadata of the requirements in both places they live: the zip (fastapi's
+    # dependencies) and the folders (pydantic-core, uvloop); mcp and pydantic read their
+    # versions at import.
     found = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower() for d in importlib.metadata.distributions()}
     missing = sorted({"mcp", "starlette", "uvicorn", "pydantic", "pydantic-core", "uvloop", "certifi"} - found)
     if missing:
@@ -101,6 +102,10 @@ def inspect(root: str) -> dict[str, Any]:
     if stdlib_failed:
         problems.append(f"standard library modules failed to import: {stdlib_failed}")
     for entry in sys.path:
+        # A folder inside an archive, never the archive: importlib.metadata would keep the
+        # whole directory of an archive on sys.path in memory (InterpreterPaths).
+        if os.path.isfile(entry):
+            problems.append(f"sys.path names an archive itself: {entry}")
         if entry and os.path.exists(entry) and not inside(entry):
             problems.append(f"sys.path entry outside the bundle: {entry}")
         if "/usr/lib/python3" in entry or ".venv" in entry or "/.pyenv/" in entry:

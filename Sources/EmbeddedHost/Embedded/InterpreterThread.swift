@@ -270,6 +270,7 @@ final class InterpreterThread: Sendable {
         InterpreterConfiguration(
             programName: launch.runtime.programName,
             pythonHome: launch.runtime.home,
+            moduleSearchPaths: launch.runtime.interpreter.moduleSearchPaths,
             isolated: true,
             installSignalHandlers: false,
             argv: [launch.runtime.programName ?? "python"],

@@ -79,30 +79,29 @@ public struct RuntimeLocator: Sendable {
     }
 
     /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`,
-    /// `os.pyc` where the standard library ships sourceless, or `lib/pythonXY.zip`, the
-    /// archive on sys.path ahead of it, where a bundle keeps its standard library).
+    /// `os.pyc` where the standard library ships sourceless, `lib/pythonXY.zip`, the
+    /// archive CPython puts on sys.path ahead of it, or `lib/stdlib.zip`, where a bundle
+    /// keeps it: ``InterpreterPaths``).
     func runtime(
         at path: String, source: PythonRuntime.Source, service: String, hostModules: String? = nil
     ) throws(SidecarError) -> PythonRuntime {
         let root = PathString.standardized(path)
-        let (programName, home) = try interpreter(at: root)
+        let paths = try interpreter(at: root)
         let serviceRoot = PathString.standardized(service)
         guard fileExists(PathString.join(serviceRoot, "main.py")) else {
             throw .runtimeInvalid(path: serviceRoot, reason: "the service folder has no main.py")
         }
         return PythonRuntime(
-            source: source, root: root, programName: programName, home: home,
+            source: source, root: root, interpreter: paths,
             serviceDirectory: serviceRoot, hostModulesDirectory: hostModules ?? hostModulesDirectory)
     }
 
-    /// `PyConfig.program_name` and `PyConfig.home` for a runtime at `path`, with no
-    /// service needed (`cagent-sidecar python` runs any program on it).
-    public func interpreter(at path: String) throws(SidecarError) -> (programName: String?, home: String?) {
+    /// How to start an interpreter on the runtime at `path`, with no service needed
+    /// (`cagent-sidecar python` runs any program on it).
+    public func interpreter(at path: String) throws(SidecarError) -> InterpreterPaths {
         let root = PathString.standardized(path)
         guard isDirectory(root) else { throw .runtimeInvalid(path: root, reason: "no such directory") }
         let cfg = PathString.join(root, "pyvenv.cfg")
-        var programName: String?
-        var home: String?
         if fileExists(cfg) {
             let version = Self.venvVersion(cfgPath: cfg)
             if let version, !version.hasPrefix(linkedVersion + ".") && version != linkedVersion {
@@ -111,18 +110,24 @@ public struct RuntimeLocator: Sendable {
                     reason: "it was made by Python \(version), but this host links Python \(linkedVersion); "
                         + "recreate it with `/usr/bin/python\(linkedVersion) -m venv` (make setup does)")
             }
-            programName = PathString.join(root, "bin/python")
-        } else if fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.py"))
-                    || fileExists(PathString.join(root, "lib/python\(linkedVersion)/os.pyc"))
-                    || fileExists(PathString.join(root, "lib/python\(linkedVersion.filter { $0 != "." }).zip")) {
-            home = root
-            programName = PathString.join(root, "bin/python\(linkedVersion)")
-        } else {
-            throw .runtimeInvalid(
-                path: root,
-                reason: "neither a virtual environment (pyvenv.cfg) nor a Python \(linkedVersion) prefix (lib/python\(linkedVersion)/os.py)")
+            return InterpreterPaths(programName: PathString.join(root, "bin/python"))
         }
-        return (programName, home)
+        let lib = PathString.join(root, "lib/python\(linkedVersion)")
+        let programName = PathString.join(root, "bin/python\(linkedVersion)")
+        let bundled = PathString.join(root, InterpreterPaths.bundleStandardLibrary)
+        if fileExists(bundled) {
+            var paths = [PathString.join(bundled, "python\(linkedVersion)"), lib, PathString.join(lib, "lib-dynload")]
+            let requirements = PathString.join(lib, InterpreterPaths.bundleRequirements)
+            if fileExists(requirements) { paths.append(PathString.join(requirements, "site-packages")) }
+            return InterpreterPaths(programName: programName, home: root, moduleSearchPaths: paths)
+        }
+        if fileExists(PathString.join(lib, "os.py")) || fileExists(PathString.join(lib, "os.pyc"))
+            || fileExists(PathString.join(root, "lib/python\(linkedVersion.filter { $0 != "." }).zip")) {
+            return InterpreterPaths(programName: programName, home: root)
+        }
+        throw .runtimeInvalid(
+            path: root,
+            reason: "neither a virtual environment (pyvenv.cfg) nor a Python \(linkedVersion) prefix (lib/python\(linkedVersion)/os.py)")
     }
 
     /// `version` (or `version_info`) from a pyvenv.cfg.
