@@ -1,4 +1,3 @@
-import FoundationEssentials
 
 /// One event of a run, as `GET /agent/stream/{request_id}` delivers it.
 ///
@@ -82,13 +81,7 @@ public struct RunEvent: Sendable, Equatable {
 
     /// An event from its SSE `event` type, `data` text and `id`.
     public init(type: String, data: String, id: String?) throws(DecodingFailure) {
-        let decoded: JSON?
-        do {
-            decoded = try JSONDecoder().decode(JSON.self, from: Data(data.utf8))
-        } catch {
-            decoded = nil
-        }
-        guard case .object(let object)? = decoded else { throw .notAnObject(type: type, data: data) }
+        guard case .object(let object)? = try? JSON(parsing: data) else { throw .notAnObject(type: type, data: data) }
         try self.init(type: type, object: object, id: id)
     }
 
@@ -118,8 +111,6 @@ public struct RunEvent: Sendable, Equatable {
 
     /// Compact JSON text with sorted keys, for error messages.
     static func text(of object: JSONObject) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(JSON.object(object))).map { String(decoding: $0, as: UTF8.self) } ?? "\(object)"
+        (try? JSON.object(object).text()) ?? "\(object)"
     }
 }

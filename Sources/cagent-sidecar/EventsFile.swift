@@ -1,5 +1,4 @@
 import EmbeddedHost
-import FoundationEssentials
 import SidecarCLI
 import Synchronization
 #if canImport(Glibc)
@@ -25,8 +24,8 @@ final class EventsFile: Sendable {
     }
 
     func append(_ event: SidecarEvent) {
-        guard var line = try? JSONEncoder.eventLines.encode(event.json) else { return }
-        line.append(0x0A)
+        guard let text = try? event.json.text() else { return }
+        let line = Array(text.utf8) + [0x0A]
         descriptor.withLock { fd in
             var offset = 0
             while offset < line.count {
@@ -38,13 +37,5 @@ final class EventsFile: Sendable {
                 offset += written
             }
         }
-    }
-}
-
-extension JSONEncoder {
-    static var eventLines: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
     }
 }

@@ -459,7 +459,6 @@ final class InterpreterThread: Sendable {
                 "shutdown_timeout_s": .double(seconds),
             ]),
         ]
-        let data = try JSONEncoder().encode(JSON.object(options))
-        return String(decoding: data, as: UTF8.self)
+        return try JSON.object(options).text()
     }
 }

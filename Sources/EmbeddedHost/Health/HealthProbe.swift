@@ -1,5 +1,4 @@
 import Bridge
-import FoundationEssentials
 import Loopback
 
 /// `GET /health` over loopback, as the original sidecar polled it.
@@ -67,7 +66,7 @@ public struct HealthProbe: Sendable {
     }
 
     static func interpret(_ response: HTTPResponse) -> Result<Response, Failure> {
-        let json = try? JSONDecoder().decode(JSON.self, from: Data(response.body))
+        let json = try? JSON(parsing: response.body)
         guard response.status == 200 else {
             if response.status == 503, case .object(let object) = json, object["status"] == .string("shutting_down") {
                 return .failure(.shuttingDown)
