@@ -4,6 +4,9 @@
 # (`EXECUTABLE run --port 0`, XDG_CACHE_HOME=CACHE for a single file), or plain uvicorn
 # running the same service (`PYTHON -m uvicorn main:app` in python/). Idle: GET /health
 # answered twice, then two reads 0.5 s apart agree within 1 % (up to 10 s). SIGTERM after.
+# Before the launch, the page cache of the files the process maps is dropped
+# (bundle/evict_page_cache.py): both read their code as a launch after a reboot does, not
+# as a file just copied or unpacked is cached (~1 MB more of the executable mapped).
 # Used by make bench-bundle (figures) and make test-bundle (the bound on the difference).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +17,16 @@ pid=
 trap 'status=$?; [ -z "$pid" ] || { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }; rm -rf "$work"; exit $status' EXIT
 out=$work/out
 
+evict() { .venv/bin/python bundle/evict_page_cache.py "$@"; }
+
 case $kind in
 host)
+    executable=${2:?executable}
+    if [[ $executable = *.run ]]; then
+        evict "$executable" $([ -d "${3:?cache folder}" ] && echo "$3")
+    else
+        evict "$(dirname "$executable")"
+    fi
     env -i CAGENT_TOKEN=idle XDG_CACHE_HOME="${3:?cache folder}" TMPDIR="$work" "${2:?executable}" \
         run --port 0 --log-level error >"$out" 2>"$work/err" &
     pid=$!
@@ -26,6 +37,9 @@ host)
 uvicorn)
     python=${2:?python}
     [[ $python = /* ]] || python=$PWD/$python
+    # The venv (its requirements), the interpreter it links to and its standard library.
+    evict "$(dirname "$(dirname "$python")")" "$(readlink -f "$python")" \
+        "$("$python" -c 'import os, sysconfig; print(os.path.dirname(sysconfig.get_path("stdlib") + "/"))')" python
     port=$((20000 + RANDOM % 20000))
     (cd python && exec env -i CAGENT_TOKEN=idle PATH=/usr/bin:/bin "$python" -m uvicorn main:app \
         --host 127.0.0.1 --port "$port" --log-level error) >"$out" 2>&1 &
