@@ -8,8 +8,9 @@ public protocol Sidecar: AnyObject, Sendable {
     /// The per-launch token every endpoint but `/health` requires.
     var token: String { get }
     var state: SidecarState { get async }
-    /// Where the service listens, once it has started.
-    var baseURL: URL? { get async }
+    /// Where the service listens, once it has started: `http://127.0.0.1:8765` (an IPv6
+    /// host in brackets), no trailing slash.
+    var address: String? { get async }
     /// A new subscription to lifecycle events; any number may be open.
     func events() -> AsyncStream<SidecarEvent>
     /// Returns once `/health` answers; throws ``SidecarError`` otherwise.
@@ -17,6 +18,13 @@ public protocol Sidecar: AnyObject, Sendable {
     /// Graceful stop within the configured shutdown timeout.
     func stop() async throws
     func restart(_ kind: RestartKind) async throws
+}
+
+extension Sidecar {
+    /// ``address`` as a `URL`, for clients built on URLs (`CagentClient`).
+    public var baseURL: URL? {
+        get async { await address.flatMap { URL(string: $0) } }
+    }
 }
 
 /// How a restart replaces the service.

@@ -31,8 +31,8 @@ struct SidecarService: Service {
                 // Announce the address once, the first time the service answers; one
                 // write, so that a reader of the first line never sees half of it.
                 for await event in events {
-                    if case .healthy = event.kind, let url = await sidecar.baseURL {
-                        print(banner.text(for: url), terminator: "")
+                    if case .healthy = event.kind, let address = await sidecar.address {
+                        print(banner.text(for: address), terminator: "")
                         fflush(nil)
                         break
                     }

@@ -18,8 +18,8 @@ struct StartBanner: Sendable {
     }
 
     /// The whole block, `listening on` first, ending with a newline.
-    func text(for url: URL) -> String {
-        let base = url.absoluteString.hasSuffix("/") ? String(url.absoluteString.dropLast()) : url.absoluteString
+    func text(for address: String) -> String {
+        let base = address.hasSuffix("/") ? String(address.dropLast()) : address
         let bearer = tokenFile.map { "$(cat \(Self.shellQuoted($0)))" } ?? token
         let tokenLine = tokenFile.map { "token: \($0) (send it as Authorization: Bearer <token>)" }
             ?? "token: \(token) (pass --token-file F to have it written to a file)"

@@ -14,6 +14,7 @@ struct EmbeddedSidecarTests {
         try await sidecar.start()
         #expect(await sidecar.state == .running(generation: 1))
         let port = try #require(await sidecar.port)
+        #expect(await sidecar.address == "http://127.0.0.1:\(port)")
         #expect(await sidecar.baseURL?.absoluteString == "http://127.0.0.1:\(port)")
 
         let anonymous = LoopbackHTTP(port: port)

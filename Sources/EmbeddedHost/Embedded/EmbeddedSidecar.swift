@@ -196,7 +196,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         let copiesRoot = CopiesFolder.newPath()
         // Made here, private to this user: the copies of each generation go inside.
         do {
-            try FileManager.default.createDirectory(atPath: copiesRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileSystem.makeDirectory(copiesRoot, mode: 0o700)
         } catch {
             logger.warning("cannot create \(copiesRoot) for extension-module copies: \(error)")
         }

@@ -49,9 +49,9 @@ public actor SubprocessSidecar: Sidecar {
         self.childLogger = childLogger
     }
 
-    public var baseURL: URL? {
-        port.flatMap { port in
-            URL(string: configuration.host.contains(":") ? "http://[\(configuration.host)]:\(port)" : "http://\(configuration.host):\(port)")
+    public var address: String? {
+        port.map { port in
+            configuration.host.contains(":") ? "http://[\(configuration.host)]:\(port)" : "http://\(configuration.host):\(port)"
         }
     }
 

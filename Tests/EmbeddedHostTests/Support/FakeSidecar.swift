@@ -27,7 +27,7 @@ actor FakeSidecar: SupervisedSidecar {
         self.fakeWatchdog = watchdog
     }
 
-    var baseURL: URL? { nil }
+    var address: String? { nil }
     var healthEndpoint: HealthEndpoint? { nil }
     /// How it says it recovers, and the memory it says cold restarts added.
     var plan = RecoveryPlan(kind: .respawn, why: "a fake replaces its service")
