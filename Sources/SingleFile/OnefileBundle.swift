@@ -72,7 +72,7 @@ public enum OnefileBundle {
         if let singleFile = environment[singleFileVariable], singleFile.hasPrefix("/") {
             resolved = singleFile
         } else {
-            resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            resolved = runningExecutable() ?? CommandLine.arguments[0]
         }
         let result: Unpacked?
         do {
@@ -104,6 +104,15 @@ public enum OnefileBundle {
         return joined(joined(home, ".cache"), cacheFolderName)
     }
 
+    /// `/proc/self/exe`'s target, by `readlink` (what runs on every launch stays off
+    /// FileManager: docs/shipping.md, "Where the memory goes").
+    static func runningExecutable() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func temporaryRoot(environment: [String: String]) -> String {
         if let tmp = environment["TMPDIR"], tmp.hasPrefix("/") { return tmp }
         return "/tmp"
@@ -117,7 +126,7 @@ public enum OnefileBundle {
         if let cacheRoot {
             let final = joined(cacheRoot, String(payload.trailer.hash.prefix(32)))
             var damage: String?
-            if FileManager.default.fileExists(atPath: final) {
+            if access(final, F_OK) == 0 {
                 damage = payload.damage(in: final, entries: entries)
                 if damage == nil { return Unpacked(directory: final, outcome: .reused, warnings: []) }
             }

@@ -25,7 +25,7 @@ struct CopiesFolderTests {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         }
 
-        let removed = CopiesFolder.removeStale(in: temporary)
+        let removed = CopiesFolder.removeStale(in: temporary.path)
 
         #expect(removed == [temporary.appendingPathComponent(names[0]).path])
         let left = try FileManager.default.contentsOfDirectory(atPath: temporary.path).sorted()

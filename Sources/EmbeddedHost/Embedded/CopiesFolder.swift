@@ -1,4 +1,3 @@
-import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,23 +14,22 @@ enum CopiesFolder {
     static let prefix = "cagent-sidecar-"
 
     /// A new folder's path (not created).
-    static func newPath(in temporary: URL = FileManager.default.temporaryDirectory) -> String {
-        temporary.appendingPathComponent("\(prefix)\(getpid())-\(UInt32.random(in: .min ... .max))").path
+    static func newPath(in temporary: String = FileSystem.temporaryDirectory) -> String {
+        PathString.join(temporary, "\(prefix)\(getpid())-\(UInt32.random(in: .min ... .max))")
     }
 
     /// Removes folders of this kind whose process has ended; returns their paths.
     @discardableResult
-    static func removeStale(in temporary: URL = FileManager.default.temporaryDirectory) -> [String] {
-        let manager = FileManager.default
-        guard let names = try? manager.contentsOfDirectory(atPath: temporary.path) else { return [] }
+    static func removeStale(in temporary: String = FileSystem.temporaryDirectory) -> [String] {
+        guard let names = FileSystem.names(in: temporary) else { return [] }
         var removed: [String] = []
         for name in names where name.hasPrefix(prefix) {
             let fields = name.dropFirst(prefix.count).split(separator: "-")
             guard fields.count == 2, let pid = pid_t(fields[0]), UInt32(fields[1]) != nil, pid > 0 else { continue }
             // ESRCH only: EPERM means the process runs (as another user).
             guard kill(pid, 0) != 0, errno == ESRCH else { continue }
-            let path = temporary.appendingPathComponent(name).path
-            if (try? manager.removeItem(atPath: path)) != nil { removed.append(path) }
+            let path = PathString.join(temporary, name)
+            if (try? FileSystem.remove(path)) != nil { removed.append(path) }
         }
         return removed
     }

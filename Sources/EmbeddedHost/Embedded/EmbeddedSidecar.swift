@@ -129,9 +129,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         return watchdog
     }
 
-    public var baseURL: URL? {
-        socket.flatMap { URL(string: $0.baseURLString) }
-    }
+    public var address: String? { socket?.baseURLString }
 
     /// The port actually bound (differs from the configured one for port 0).
     public var port: Int? { socket?.port }
@@ -534,7 +532,7 @@ public actor EmbeddedSidecar: SupervisedSidecar {
         pump?.cancel()
         pump = nil
         if !keepSocket { socket = nil }
-        if let copiesRoot { try? FileManager.default.removeItem(atPath: copiesRoot) }
+        if let copiesRoot { try? FileSystem.remove(copiesRoot) }
         copiesRoot = nil
     }
 

@@ -1,5 +1,4 @@
 import Dispatch
-import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,8 +53,7 @@ final class ExtensionPrecopy: Sendable {
             defer { work.leave() }
             // The generation's folder goes in the sidecar's copies folder, which must
             // exist: once the sidecar has removed it, nothing is recreated.
-            guard (try? FileManager.default.createDirectory(atPath: job.directory, withIntermediateDirectories: false)) != nil
-                || FileManager.default.fileExists(atPath: job.directory) else { return }
+            guard (try? FileSystem.makeDirectory(job.directory)) != nil else { return }
             for file in job.files {
                 if cancelled.load(ordering: .relaxed) { return }
                 Self.copy(file.origin, to: PathString.join(job.directory, file.module), start: start)
@@ -81,24 +79,19 @@ final class ExtensionPrecopy: Sendable {
     }
 
     private static func copy(_ origin: String, to folder: String, start: Int) {
-        let manager = FileManager.default
         let target = PathString.join(folder, PathString.lastComponent(origin))
-        if let source = try? manager.attributesOfItem(atPath: origin)[.size] as? UInt64,
-           let existing = try? manager.attributesOfItem(atPath: target)[.size] as? UInt64,
-           source == existing {
+        if let source = FileSystem.fileSize(origin), source == FileSystem.fileSize(target) {
             return
         }
         let partial = target + ".\(getpid()).\(start).precopy"
         do {
-            if !manager.fileExists(atPath: folder) {
-                try manager.createDirectory(atPath: folder, withIntermediateDirectories: false)
-            }
-            try? manager.removeItem(atPath: partial)
-            try manager.copyItem(atPath: origin, toPath: partial)
-            guard rename(partial, target) == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+            try FileSystem.makeDirectory(folder)
+            try FileSystem.remove(partial)
+            try FileSystem.copyFile(origin, to: partial)
+            guard rename(partial, target) == 0 else { throw FileSystem.Failure("rename", partial) }
         } catch {
             // The finder copies what is missing itself: this only costs the restart time.
-            try? manager.removeItem(atPath: partial)
+            try? FileSystem.remove(partial)
         }
     }
 }

@@ -193,7 +193,7 @@ final class InterpreterThread: Sendable {
             }
             heap.destroy()
         }
-        if let copies { try? FileManager.default.removeItem(atPath: copies) }
+        if let copies { try? FileSystem.remove(copies) }
         return end
     }
 

@@ -19,7 +19,7 @@ public struct RuntimeLocator: Sendable {
     /// before the executable's folder.
     public var unpackedBundleDirectory: String? = OnefileBundle.preparedDirectory
     public var executableDirectory: String = RuntimeLocator.currentExecutableDirectory()
-    public var workingDirectory: String = FileManager.default.currentDirectoryPath
+    public var workingDirectory: String = FileSystem.currentDirectory
     public var hostModulesDirectory: String = HostResources.pythonDirectory
     /// `major.minor` of the linked libpython: a venv made by another version cannot load.
     public var linkedVersion: String = RuntimeLocator.linkedMajorMinor()
@@ -147,17 +147,13 @@ public struct RuntimeLocator: Sendable {
     }
 
     public static func currentExecutableDirectory() -> String {
-        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
+        let path = FileSystem.linkDestination("/proc/self/exe") ?? CommandLine.arguments[0]
         return PathString.deletingLastComponent(path)
     }
 
-    private func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+    private func fileExists(_ path: String) -> Bool { FileSystem.exists(path) }
 
-    private func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
+    private func isDirectory(_ path: String) -> Bool { FileSystem.isDirectory(path) }
 }
 
 extension RuntimeLocator {
@@ -182,7 +178,7 @@ public enum HostResources {
     public static var pythonDirectory: String {
         for root in [OnefileBundle.preparedDirectory, RuntimeLocator.currentExecutableDirectory()].compactMap({ $0 }) {
             let folder = PathString.join(root, RuntimeLocator.bundleHostPythonFolder)
-            if FileManager.default.fileExists(atPath: PathString.join(folder, "cagent_host")) {
+            if FileSystem.exists(PathString.join(folder, "cagent_host")) {
                 return folder
             }
         }
