@@ -2,8 +2,10 @@
 # make bundle-profile: rewrites bundle/hot-functions.txt, the functions of the executable
 # that a start and an idle service run, which bundle/build.sh links first.
 #
-# The bundled folder's host, with its symbol table, runs under valgrind's callgrind (every
-# instruction run, not a sample): a start, GET /health, an execute and a run streamed over
+# The bundled host, with its symbol table, runs under valgrind's callgrind (every
+# instruction run, not a sample) as the single file's later launches run it (payload
+# found in the .run file and checked against its unpacked cache; a folder's launch runs
+# the same but for that check): a start, GET /health, an execute and a run streamed over
 # SSE, then 30 s idle (health probes and the watchdog), then SIGTERM. Under valgrind that
 # takes a few minutes. Refresh it when `make bundle` says that few of the listed functions
 # are found.
@@ -18,7 +20,7 @@ dist=${BUNDLE_DIST:-dist}
 unstripped=$scratch/release/cagent-sidecar
 link_map=$scratch/cagent-sidecar.map
 python=${BUNDLE_PYTHON:-.venv/bin/python}
-for needed in "$dist/cagent-sidecar/cagent-sidecar" "$unstripped" "$link_map"; do
+for needed in "$dist/cagent-sidecar/cagent-sidecar" "$dist/cagent-sidecar.run" "$unstripped" "$link_map"; do
     [ -f "$needed" ] || { echo "bundle-profile: $needed is missing; run make bundle" >&2; exit 1; }
 done
 [ -x "$python" ] || { echo "bundle-profile: $python is missing; run make setup" >&2; exit 1; }
@@ -34,10 +36,14 @@ cp -a "$dist/cagent-sidecar" "$work/folder"
 # Function names kept, debug info dropped (valgrind 3.19 cannot read lld's DWARF 5).
 strip --strip-debug -o "$work/folder/cagent-sidecar" "$unstripped"
 host=$work/folder/cagent-sidecar
+# The single file's cache, made by a first launch; the host then finds its payload
+# through CAGENT_SINGLE_FILE, as the loader tells it.
+cp "$dist/cagent-sidecar.run" "$work/single.run"
+env -i XDG_CACHE_HOME="$work/cache" "$work/single.run" --help >/dev/null
 
 echo "bundle-profile: starting the host under callgrind (a few minutes)"
 # Generous supervision timeouts: everything runs ~50x slower under valgrind.
-env -i CAGENT_TOKEN=profile TMPDIR="$work" valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
+env -i CAGENT_TOKEN=profile TMPDIR="$work" XDG_CACHE_HOME="$work/cache" CAGENT_SINGLE_FILE="$work/single.run" valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
     --dump-instr=yes --compress-strings=no --compress-pos=no --demangle=no "$host" run --port 0 --log-level error \
     --start-timeout 900 --stall-threshold 120 --health-timeout 60 --wedge-timeout 300 \
     >"$work/out" 2>"$work/err" &
