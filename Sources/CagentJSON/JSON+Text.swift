@@ -3,7 +3,7 @@
 /// What the host reads and writes itself (the health answer, the options it hands the
 /// interpreter, the events file, SSE event data) goes through here: Foundation's
 /// `JSONDecoder`/`JSONEncoder` are ~250 KB of code that the shipped executable would
-/// otherwise run on every health probe (docs/shipping.md, "Idle memory"). And integers are
+/// otherwise run on every health probe (docs/shipping.md, "Where the memory goes"). And integers are
 /// exact at any size here (`.bigInteger` keeps its digits), where `Codable` stops at 128 bits.
 extension JSON {
     /// Parses one JSON value; whitespace around it is allowed, anything else is not.
