@@ -104,9 +104,9 @@ public enum OnefileBundle {
         return joined(joined(home, ".cache"), cacheFolderName)
     }
 
-    /// `/proc/self/exe`'s target, by `readlink` (what runs on every launch stays off
-    /// FileManager: docs/shipping.md, "Where the memory goes").
-    static func runningExecutable() -> String? {
+    /// The running executable's path: `/proc/self/exe`'s target, by `readlink` (what runs
+    /// on every launch stays off FileManager: docs/shipping.md, "Where the memory goes").
+    public static func runningExecutable() -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return nil }

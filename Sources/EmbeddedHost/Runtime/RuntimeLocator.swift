@@ -147,7 +147,7 @@ public struct RuntimeLocator: Sendable {
     }
 
     public static func currentExecutableDirectory() -> String {
-        let path = FileSystem.linkDestination("/proc/self/exe") ?? CommandLine.arguments[0]
+        let path = OnefileBundle.runningExecutable() ?? CommandLine.arguments[0]
         return PathString.deletingLastComponent(path)
     }
 

@@ -35,14 +35,6 @@ enum FileSystem {
         return Int(info.st_size)
     }
 
-    /// The target of a symbolic link (`/proc/self/exe`), nil when `path` is none.
-    static func linkDestination(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink(path, &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     static var currentDirectory: String {
         guard let cwd = getcwd(nil, 0) else { return "." }
         defer { free(cwd) }
