@@ -103,11 +103,11 @@ done
 mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
 mbs() { local out=() v; for v in "$@"; do out+=("$(mb "$v")"); done; echo "${out[*]}"; }
 folder_rss=$(median "${rss_folder[@]}"); uvicorn_rss=$(median "${rss_uvicorn[@]}")
-printf 'bench-bundle: %-46s median %5s MB   (%s)\n' \
+printf 'bench-bundle: %-46s median %5s MiB  (%s)\n' \
     "idle RSS: folder, embedded host" "$(mb "$folder_rss")" "$(mbs "${rss_folder[@]}")" \
     "idle RSS: single file, embedded host" "$(mb "$(median "${rss_single[@]}")")" "$(mbs "${rss_single[@]}")" \
     "idle RSS: plain uvicorn (.venv python)" "$(mb "$uvicorn_rss")" "$(mbs "${rss_uvicorn[@]}")"
-printf 'bench-bundle: %-46s        %+.1f MB\n' "idle RSS: folder minus plain uvicorn" "$(awk -v a="$folder_rss" -v b="$uvicorn_rss" 'BEGIN {print (a - b) / 1024}')"
+printf 'bench-bundle: %-46s        %+.1f MiB\n' "idle RSS: folder minus plain uvicorn" "$(awk -v a="$folder_rss" -v b="$uvicorn_rss" 'BEGIN {print (a - b) / 1024}')"
 
 pyinstaller=${PYINSTALLER:-$(command -v pyinstaller || true)}
 if [ -z "$pyinstaller" ]; then

@@ -31,7 +31,7 @@ public struct InterpreterPaths: Sendable, Equatable {
     /// sourceless `lib/pythonX.Y` as a folder of that name inside the zip. `sys.path` names
     /// the folder, not the archive: importlib.metadata reads the whole directory of every
     /// archive on `sys.path` (looking for dist-info folders; pydantic asks at start) and
-    /// keeps it for the life of the process, ~0.5 KB per entry, while a folder inside an
+    /// keeps it for the life of the process, ~0.6 KB per entry, while a folder inside an
     /// archive it passes over. CPython's own `lib/pythonXY.zip` would be such an archive
     /// on `sys.path`, so the bundle's is named otherwise and its paths given
     /// (``moduleSearchPaths``).
