@@ -21,17 +21,20 @@ evict() { .venv/bin/python bundle/evict_page_cache.py "$@"; }
 
 case $kind in
 host)
-    executable=${2:?executable}
+    executable=${2:?executable} cache=${3:?cache folder}
+    # A single file maps the executable it cached and its unpacked payload; a folder, itself.
     if [[ $executable = *.run ]]; then
-        evict "$executable" $([ -d "${3:?cache folder}" ] && echo "$3")
+        files=("$executable")
+        [ -d "$cache" ] && files+=("$cache")
     else
-        evict "$(dirname "$executable")"
+        files=("$(dirname "$executable")")
     fi
-    env -i CAGENT_TOKEN=idle XDG_CACHE_HOME="${3:?cache folder}" TMPDIR="$work" "${2:?executable}" \
+    evict "${files[@]}"
+    env -i CAGENT_TOKEN=idle XDG_CACHE_HOME="$cache" TMPDIR="$work" "$executable" \
         run --port 0 --log-level error >"$out" 2>"$work/err" &
     pid=$!
     until port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$out") && [ -n "$port" ]; do
-        kill -0 "$pid" 2>/dev/null || { echo "idle-rss: $2 exited:" >&2; cat "$work/err" >&2; exit 1; }
+        kill -0 "$pid" 2>/dev/null || { echo "idle-rss: $executable exited:" >&2; cat "$work/err" >&2; exit 1; }
         sleep 0.01
     done ;;
 uvicorn)

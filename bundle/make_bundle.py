@@ -375,8 +375,8 @@ def byte_compile_sourceless(folder: Path, bundle_root: Path) -> tuple[int, list[
 def write_zip(archive: Path, root: Path, files: list[Path], compression: int, folder: str) -> None:
     """`files` (below `root`) into `archive`, in `folder` under their paths relative to
     `root`, with a fixed timestamp: the payload's content hash must not change with the
-    build. `sys.path` names that folder inside the archive (`InterpreterPaths` in
-    Sources/EmbeddedHost/Runtime/PythonRuntime.swift says why). A folder without an
+    build. `sys.path` names that folder inside the archive (`RuntimeLocator.bundleStandardLibrary` in
+    Sources/EmbeddedHost/Runtime/RuntimeLocator.swift says why). A folder without an
     __init__ (a namespace package, e.g. opentelemetry) gets an entry of its own: zipimport
     finds one only by that entry. No other folder does: every entry costs the interpreter
     ~0.3 KB while the zip is on sys.path (zipimport's directory)."""
@@ -398,7 +398,7 @@ def write_zip(archive: Path, root: Path, files: list[Path], compression: int, fo
 def zip_standard_library(lib: Path, keep: set[Path]) -> tuple[Path, int, int]:
     """Moves the standard library below `lib` (but not the folders in `keep`: lib-dynload,
     the requirements) into lib/stdlib.zip, deflated, as the folder pythonX.Y inside it,
-    which the host puts on sys.path (`InterpreterPaths.bundleStandardLibrary`; zipimport
+    which the host puts on sys.path (`RuntimeLocator.bundleStandardLibrary`; zipimport
     is frozen into the interpreter, the embeddable Windows distribution ships its
     standard library zipped too). One file instead of ~550 (the single file's first launch
     creates fewer), 6-7 MB smaller in the folder. Returns the archive, how many files went
@@ -419,7 +419,7 @@ def zip_pure_requirements(site_packages: Path) -> tuple[Path, list[str], list[st
     """Moves every top-level entry of the requirements that holds only compiled Python
     (package or module) into <site>/requirements.zip, deflated, as the folder
     site-packages inside it, which the host puts on sys.path after the standard library
-    (`InterpreterPaths.bundleRequirements`); zipimport imports from it, namespace packages
+    (`RuntimeLocator.bundleRequirements`); zipimport imports from it, namespace packages
     too (`write_zip`).
     What stays a folder, whole: a package with an extension module (dlopen needs a file,
     and a package's modules come from one place), a package with data files (certifi's

@@ -59,8 +59,6 @@ private struct JSONParser {
     var index = 0
     var depth = 0
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
     mutating func parseDocument() throws(JSONTextError) -> JSON {
         skipWhitespace()
         let value = try parseValue()
@@ -94,7 +92,7 @@ private struct JSONParser {
     private mutating func expect(_ word: StaticString) throws(JSONTextError) {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count,
-              word.withUTF8Buffer({ Array($0) }) == Array(bytes[index..<index + count]) else {
+              word.withUTF8Buffer({ bytes[index..<index + count].elementsEqual($0) }) else {
             throw error("expected \(word)")
         }
         index += count
@@ -112,16 +110,11 @@ private struct JSONParser {
         var elements: [JSON] = []
         skipWhitespace()
         if current == UInt8(ascii: "]") { index += 1; return .array(elements) }
-        while true {
+        repeat {
             skipWhitespace()
             elements.append(try parseValue())
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"): index += 1; return .array(elements)
-            default: throw error("expected , or ] in an array")
-            }
-        }
+        } while try nextElement(closedBy: UInt8(ascii: "]"), in: "an array")
+        return .array(elements)
     }
 
     private mutating func parseObject() throws(JSONTextError) -> JSON {
@@ -131,7 +124,7 @@ private struct JSONParser {
         var members: [String: JSON] = [:]
         skipWhitespace()
         if current == UInt8(ascii: "}") { index += 1; return .object(members) }
-        while true {
+        repeat {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key in an object") }
             let key = try parseString()
@@ -140,12 +133,17 @@ private struct JSONParser {
             index += 1
             skipWhitespace()
             members[key] = try parseValue()
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"): index += 1; return .object(members)
-            default: throw error("expected , or } in an object")
-            }
+        } while try nextElement(closedBy: UInt8(ascii: "}"), in: "an object")
+        return .object(members)
+    }
+
+    /// After an element: true past a `,` (another follows), false past `close`.
+    private mutating func nextElement(closedBy close: UInt8, in container: String) throws(JSONTextError) -> Bool {
+        skipWhitespace()
+        switch current {
+        case UInt8(ascii: ","): index += 1; return true
+        case close: index += 1; return false
+        default: throw error("expected , or \(Character(Unicode.Scalar(close))) in \(container)")
         }
     }
 

@@ -103,7 +103,7 @@ def inspect(root: str) -> dict[str, Any]:
         problems.append(f"standard library modules failed to import: {stdlib_failed}")
     for entry in sys.path:
         # A folder inside an archive, never the archive: importlib.metadata would keep the
-        # whole directory of an archive on sys.path in memory (InterpreterPaths).
+        # whole directory of an archive on sys.path in memory (RuntimeLocator.bundleStandardLibrary).
         if os.path.isfile(entry):
             problems.append(f"sys.path names an archive itself: {entry}")
         if entry and os.path.exists(entry) and not inside(entry):

@@ -27,27 +27,12 @@ extension PythonRuntime {
 
 /// The `PyConfig` paths that start an interpreter on a runtime (``RuntimeLocator``).
 public struct InterpreterPaths: Sendable, Equatable {
-    /// Where a bundle (`make bundle`) keeps its standard library, below the prefix: the
-    /// sourceless `lib/pythonX.Y` as a folder of that name inside the zip. `sys.path` names
-    /// the folder, not the archive: importlib.metadata reads the whole directory of every
-    /// archive on `sys.path` (looking for dist-info folders; pydantic asks at start) and
-    /// keeps it for the life of the process, ~0.6 KB per entry, while a folder inside an
-    /// archive it passes over. CPython's own `lib/pythonXY.zip` would be such an archive
-    /// on `sys.path`, so the bundle's is named otherwise and its paths given
-    /// (``moduleSearchPaths``).
-    public static let bundleStandardLibrary = "lib/stdlib.zip"
-    /// Where a bundle keeps its requirements that are only compiled Python, below
-    /// `lib/pythonX.Y`: the folder `site-packages` inside it goes on `sys.path` after the
-    /// standard library, for the same reason. Their dist-info folders stay files in
-    /// `dist-packages`, where importlib.metadata lists them.
-    public static let bundleRequirements = "dist-packages/requirements.zip"
-
     /// `PyConfig.program_name`: a venv's `bin/python` makes `sys.prefix` the venv.
     public var programName: String?
     /// `PyConfig.home`, for a standalone prefix (a bundle).
     public var home: String?
     /// `PyConfig.module_search_paths`, when CPython would not find the standard library
-    /// itself (a bundle's: ``bundleStandardLibrary``).
+    /// itself (a bundle's: ``RuntimeLocator/bundleStandardLibrary``).
     public var moduleSearchPaths: [String]?
 
     public init(programName: String?, home: String? = nil, moduleSearchPaths: [String]? = nil) {

@@ -12,6 +12,20 @@ public struct RuntimeLocator: Sendable {
     public static let bundleRuntimeFolder = "runtime"
     public static let bundleServiceFolder = "service"
     public static let bundleHostPythonFolder = "host-python"
+    /// Where the bundle keeps its standard library, below `runtime/`: the
+    /// sourceless `lib/pythonX.Y` as a folder of that name inside the zip. `sys.path` names
+    /// the folder, not the archive: importlib.metadata reads the whole directory of every
+    /// archive on `sys.path` (looking for dist-info folders; pydantic asks at start) and
+    /// keeps it for the life of the process, ~0.6 KB per entry, while a folder inside an
+    /// archive it passes over. CPython's own `lib/pythonXY.zip` would be such an archive
+    /// on `sys.path`, so the bundle's is named otherwise and its paths given
+    /// (``InterpreterPaths/moduleSearchPaths``).
+    public static let bundleStandardLibrary = "lib/stdlib.zip"
+    /// Where a bundle keeps its requirements that are only compiled Python, below
+    /// `lib/pythonX.Y`: the folder `site-packages` inside it goes on `sys.path` after the
+    /// standard library, for the same reason. Their dist-info folders stay files in
+    /// `dist-packages`, where importlib.metadata lists them.
+    public static let bundleRequirements = "dist-packages/requirements.zip"
 
     public var explicitHome: String?
     public var serviceDirectory: String?
@@ -81,7 +95,7 @@ public struct RuntimeLocator: Sendable {
     /// A virtual environment (has `pyvenv.cfg`) or a prefix (has `lib/pythonX.Y/os.py`,
     /// `os.pyc` where the standard library ships sourceless, `lib/pythonXY.zip`, the
     /// archive CPython puts on sys.path ahead of it, or `lib/stdlib.zip`, where a bundle
-    /// keeps it: ``InterpreterPaths``).
+    /// keeps it: ``bundleStandardLibrary``).
     func runtime(
         at path: String, source: PythonRuntime.Source, service: String, hostModules: String? = nil
     ) throws(SidecarError) -> PythonRuntime {
@@ -114,10 +128,10 @@ public struct RuntimeLocator: Sendable {
         }
         let lib = PathString.join(root, "lib/python\(linkedVersion)")
         let programName = PathString.join(root, "bin/python\(linkedVersion)")
-        let bundled = PathString.join(root, InterpreterPaths.bundleStandardLibrary)
+        let bundled = PathString.join(root, Self.bundleStandardLibrary)
         if fileExists(bundled) {
             var paths = [PathString.join(bundled, "python\(linkedVersion)"), lib, PathString.join(lib, "lib-dynload")]
-            let requirements = PathString.join(lib, InterpreterPaths.bundleRequirements)
+            let requirements = PathString.join(lib, Self.bundleRequirements)
             if fileExists(requirements) { paths.append(PathString.join(requirements, "site-packages")) }
             return InterpreterPaths(programName: programName, home: root, moduleSearchPaths: paths)
         }
